@@ -1,0 +1,196 @@
+"""Evaluate a snapshot against a profile: criteria in, one `Report` out. Pure: no network."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from checks.models import Annotation, Conclusion, CriterionResult, Level, Report, Severity, Status
+from checks.profile import (
+    REPO_CONFIG_PATH,
+    ConfigProblem,
+    Profile,
+    RepoConfig,
+    validate_yaml_model,
+)
+from checks.registry import Context, Criterion, all_criteria
+from checks.snapshot import Snapshot
+
+CONFIG_ID = "config"
+_SEVERITY_STATUS = {
+    Severity.required: Status.fail,
+    Severity.recommended: Status.warn,
+    Severity.info: Status.info,
+}
+
+
+def read_repo_config(snapshot: Snapshot) -> tuple[RepoConfig, CriterionResult]:
+    """The group's own configuration, and a result saying whether it is valid."""
+    base = {
+        "id": CONFIG_ID,
+        "title": "Repository configuration",
+        "module": "",
+        "severity": Severity.required,
+        "docs_url": "",
+    }
+    if not snapshot.is_file(REPO_CONFIG_PATH):
+        return RepoConfig(), CriterionResult(
+            **base, status=Status.info, summary=f"No {REPO_CONFIG_PATH}: the course defaults apply."
+        )
+    text = snapshot.text(REPO_CONFIG_PATH)
+    problems: list[ConfigProblem]
+    if text is None:
+        config, problems = None, [ConfigProblem(message="file is binary or too large")]
+    else:
+        config, problems = validate_yaml_model(RepoConfig, text)
+    if config is not None:
+        return config, CriterionResult(
+            **base, status=Status.passed, summary=f"{REPO_CONFIG_PATH} is valid."
+        )
+    annotations = [
+        Annotation(
+            path=REPO_CONFIG_PATH,
+            start_line=p.line,
+            end_line=p.line,
+            level=Level.failure,
+            title="Invalid mlops-mentor configuration",
+            message=p.message,
+            rank=0,
+        )
+        for p in problems
+    ]
+    return RepoConfig(), CriterionResult(
+        **base,
+        status=Status.fail,
+        summary=f"{REPO_CONFIG_PATH} is invalid: {problems[0].message} (line {problems[0].line}).",
+        details="\n".join(f"- line {p.line}: {p.message}" for p in problems),
+        fix=(
+            "This file may only list `exclude` (paths to ignore) and `exemptions` "
+            "(a `criterion` id and a written `reason`). Switching criteria off or changing "
+            "thresholds is decided by the course staff. Fix the lines marked, or delete the file."
+        ),
+        annotations=annotations,
+    )
+
+
+class _Evaluation:
+    """One run of the selected criteria over one snapshot, memoised by criterion id."""
+
+    def __init__(self, snapshot: Snapshot, profile: Profile, repo: RepoConfig) -> None:
+        self.snapshot = snapshot
+        self.profile = profile
+        self.catalog = all_criteria()
+        self.selected = [c for c in profile.selected(list(self.catalog)) if c in self.catalog]
+        self.exempt = {
+            e.criterion: e.reason
+            for e in repo.exemptions
+            if e.criterion in self.catalog and profile.settings(e.criterion).exemptable
+        }
+        self.results: dict[str, CriterionResult] = {}
+        self._running: set[str] = set()
+
+    def result(self, cid: str) -> CriterionResult | None:
+        if cid not in self.selected:
+            return None
+        if cid not in self.results:
+            if cid in self._running:
+                raise RuntimeError(f"criteria depend on each other in a cycle through {cid!r}")
+            self._running.add(cid)
+            try:
+                self.results[cid] = self._run(self.catalog[cid])
+            finally:
+                self._running.discard(cid)
+        return self.results[cid]
+
+    def _run(self, criterion: Criterion) -> CriterionResult:
+        settings = self.profile.settings(criterion.id)
+        severity = settings.severity or criterion.severity
+        module = self.profile.modules.get(criterion.module)
+        docs_url = settings.docs_url or criterion.docs_url or (module.url if module else "")
+        base = {
+            "id": criterion.id,
+            "title": criterion.title,
+            "module": criterion.module,
+            "docs_url": docs_url,
+            "severity": severity,
+        }
+        if criterion.id in self.exempt:
+            reason = self.exempt[criterion.id]
+            return CriterionResult(
+                **base, status=Status.skip, summary=f"Exempt: {reason}", exempt_reason=reason
+            )
+        for needed in criterion.requires:
+            dependency = self.result(needed)
+            if dependency is not None and dependency.status != Status.passed:
+                return CriterionResult(
+                    **base,
+                    status=Status.skip,
+                    summary=f"Skipped until `{needed}` passes: {dependency.summary}",
+                )
+        context = Context({**criterion.thresholds, **settings.thresholds}, self.result)
+        try:
+            outcome = criterion.check(self.snapshot, context)
+        except Exception as exc:  # one broken criterion must not hide the others
+            message = f"{type(exc).__name__}: {exc}"[:300]
+            return CriterionResult(
+                **base,
+                status=Status.error,
+                summary=f"This check could not finish ({message}). It is our bug, not yours.",
+            )
+        status = {
+            "pass": Status.passed,
+            "info": Status.info,
+            "fail": _SEVERITY_STATUS[severity],
+        }[outcome.status]
+        for annotation in outcome.annotations:
+            if annotation.rank == Annotation.model_fields["rank"].default:
+                annotation.rank = criterion.rank
+        return CriterionResult(
+            **base,
+            status=status,
+            summary=outcome.summary,
+            details=outcome.details,
+            fix=criterion.fix if status not in (Status.passed, Status.info) else "",
+            metrics=outcome.metrics,
+            annotations=outcome.annotations,
+        )
+
+
+def _conclusion(results: list[CriterionResult]) -> Conclusion:
+    if any(r.status == Status.fail for r in results):
+        return Conclusion.failure
+    scored = [r for r in results if r.status not in (Status.info,) and not r.exempt_reason]
+    if all(r.status == Status.passed for r in scored):
+        return Conclusion.success
+    return Conclusion.neutral
+
+
+def _counts_towards_score(result: CriterionResult) -> bool:
+    return (
+        result.severity != Severity.info
+        and result.status != Status.info
+        and not result.exempt_reason
+        and result.id != CONFIG_ID
+    )
+
+
+def evaluate(target: Snapshot | str | os.PathLike[str], profile: Profile) -> Report:
+    """Run the profile's criteria over a repository snapshot and report on each of them."""
+    started = time.perf_counter()
+    snapshot = target if isinstance(target, Snapshot) else Snapshot(Path(target))
+    repo, config_result = read_repo_config(snapshot)
+    snapshot = snapshot.excluding([*profile.exclude, *repo.exclude])
+    run = _Evaluation(snapshot, profile, repo)
+    for cid in run.selected:
+        run.result(cid)
+    results = [config_result] + [run.results[cid] for cid in run.selected]
+    scored = [r for r in results if _counts_towards_score(r)]
+    return Report(
+        profile=profile.name,
+        results=results,
+        passed=sum(r.status == Status.passed for r in scored),
+        total=len(scored),
+        conclusion=_conclusion(results),
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )

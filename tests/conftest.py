@@ -1,0 +1,81 @@
+"""Shared fixtures: repositories built in tmp_path, and running one criterion on them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checks import CriterionResult, Profile, Report, evaluate, load_profile
+from checks.registry import all_criteria
+
+RepoFiles = Mapping[str, str | bytes]
+
+
+def write_files(root: Path, files: RepoFiles) -> Path:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[[RepoFiles], Path]:
+    """Build a repository from {relative path: text or bytes} in a fresh folder."""
+    counter = iter(range(1_000_000))
+
+    def make(files: RepoFiles) -> Path:
+        root = tmp_path / f"repo{next(counter)}"
+        root.mkdir()
+        return write_files(root, files)
+
+    return make
+
+
+def profile_with(
+    ids: Iterable[str], thresholds: Mapping[str, Mapping[str, Any]] | None = None
+) -> Profile:
+    """The default profile narrowed to `ids` and what they require."""
+    catalog = all_criteria()
+    wanted: list[str] = []
+    pending = list(ids)
+    while pending:
+        cid = pending.pop()
+        if cid not in wanted:
+            wanted.append(cid)
+            pending.extend(catalog[cid].requires)
+    profile = load_profile()
+    criteria = dict(profile.criteria)
+    for cid, values in (thresholds or {}).items():
+        settings = criteria.get(cid) or profile.settings(cid)
+        criteria[cid] = settings.model_copy(update={"thresholds": {**settings.thresholds, **values}})
+    return profile.model_copy(update={"select": wanted, "criteria": criteria})
+
+
+@pytest.fixture
+def run_criterion(
+    make_repo: Callable[[RepoFiles], Path],
+) -> Callable[..., CriterionResult]:
+    """Evaluate one criterion (plus what it requires) on a repository built from `files`."""
+
+    def run(
+        criterion_id: str,
+        files: RepoFiles | Path,
+        *,
+        thresholds: Mapping[str, Any] | None = None,
+        also: Iterable[str] = (),
+    ) -> CriterionResult:
+        root = files if isinstance(files, Path) else make_repo(files)
+        profile = profile_with(
+            [criterion_id, *also], {criterion_id: thresholds} if thresholds else None
+        )
+        report: Report = evaluate(root, profile)
+        return report.result(criterion_id)
+
+    return run
