@@ -7,16 +7,18 @@ import fnmatch
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
 
 from checks.parsing import Parsed, ParseError, parse_python, parse_toml, parse_yaml
 
 # Reading more than this of one file tells a criterion nothing a student wrote by hand.
 DEFAULT_READ_CAP = 2 * 1024 * 1024
 SKIPPED_DIRS = frozenset({".git"})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Snapshot:
         self._walk()
         self._text: dict[str, str | None] = {}
         self._parsed: dict[tuple[str, str], Parsed] = {}
+        self._memo: dict[str, Any] = {}
 
     # -- the tree ---------------------------------------------------------------------------
 
@@ -148,12 +151,19 @@ class Snapshot:
             return self
         view = object.__new__(Snapshot)
         view.__dict__.update(
-            {k: v for k, v in self.__dict__.items() if k not in ("python_files", "paths")}
+            {k: v for k, v in self.__dict__.items() if k not in ("python_files", "paths", "_memo")}
         )
         view._exclude = regex
+        view._memo = {}
         view._files = {p: e for p, e in self._files.items() if not regex.match(p)}
         view._dirs = {d for d in self._dirs if not regex.match(d)}
         return view
+
+    def memo(self, key: str, compute: Callable[[Snapshot], T]) -> T:
+        """A fact derived from the snapshot, computed once and shared by every criterion."""
+        if key not in self._memo:
+            self._memo[key] = compute(self)
+        return self._memo[key]
 
     @property
     def files(self) -> dict[str, FileEntry]:
