@@ -31,6 +31,7 @@ def read_repo_config(snapshot: Snapshot) -> tuple[RepoConfig, CriterionResult]:
         "id": CONFIG_ID,
         "title": "Repository configuration",
         "module": "",
+        "module_title": "Course setup",
         "severity": Severity.required,
         "docs_url": "",
     }
@@ -112,8 +113,11 @@ class _Evaluation:
             "id": criterion.id,
             "title": criterion.title,
             "module": criterion.module,
+            "module_title": module.title if module else "",
+            "week": settings.week or (module.week if module else None),
             "docs_url": docs_url,
             "severity": severity,
+            "description": criterion.description,
         }
         if criterion.id in self.exempt:
             reason = self.exempt[criterion.id]

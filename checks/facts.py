@@ -58,7 +58,9 @@ def normalise(name: str) -> str:
 
 
 def requirement_files(snapshot: Snapshot) -> list[str]:
-    return [p for p in snapshot.paths if re.fullmatch(r"(?:.*/)?requirements[\w.-]*\.(?:txt|in)", p)]
+    return [
+        p for p in snapshot.paths if re.fullmatch(r"(?:.*/)?requirements[\w.-]*\.(?:txt|in)", p)
+    ]
 
 
 def _declared(snapshot: Snapshot) -> dict[str, str]:

@@ -88,11 +88,18 @@ class Annotation(BaseModel):
 
 
 class CriterionResult(BaseModel):
+    """One criterion's verdict on one commit: what was found, where, and how to fix it."""
+
     id: str
     title: str
     module: str
+    # Filled from the profile so that a stored report renders without it.
+    module_title: str = ""
+    week: int | None = None
     status: Status
     summary: str
+    # What the criterion checks and why (its docstring): the same for every repository.
+    description: str = ""
     details: str = ""
     fix: str = ""
     metrics: dict[str, Any] = Field(default_factory=dict)

@@ -171,7 +171,9 @@ def _validated(model: type[M], text: str, origin: str) -> M:
 
 def builtin_profiles() -> list[str]:
     folder = resources.files("checks") / PROFILE_DIR
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def load_profile(name_or_path: str = DEFAULT_PROFILE) -> Profile:

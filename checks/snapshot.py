@@ -266,7 +266,9 @@ class Snapshot:
         if key not in self._parsed:
             text = self.text(rel)
             if text is None:
-                reason = "file is missing" if rel not in self._files else "file is binary or too large"
+                reason = (
+                    "file is missing" if rel not in self._files else "file is binary or too large"
+                )
                 parsed = Parsed(error=ParseError(reason))
             elif kind == "yaml":
                 parsed = parse_yaml(text)

@@ -1,0 +1,49 @@
+"""The `mlops-mentor` command; each subcommand imports only what it needs (`check` starts fast)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # One line, as a script or a student expects, instead of argparse's usage block.
+        print(f"mlops-mentor: error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from checks.cli import add_check_arguments
+
+    parser = _Parser(
+        prog="mlops-mentor",
+        description="Feedback on MLOps course projects: locally, or as a GitHub App.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add_check_arguments(
+        commands.add_parser("check", help="check a repository folder and print the result")
+    )
+    commands.add_parser(
+        "serve",
+        help="run the GitHub App's web server (gunicorn; honours GUNICORN_CMD_ARGS)",
+        add_help=False,
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "serve":
+        from github_app.serve import serve
+
+        return serve(argv[1:])
+    args = build_parser().parse_args(argv)
+    from checks.cli import run_check
+
+    return run_check(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""The snapshot reads a repository as data, safely, and only once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from checks.snapshot import Snapshot
+
+
+def test_walk_lists_files_and_skips_git(make_repo) -> None:
+    repo = make_repo({"src/pkg/model.py": "x = 1\n", ".git/config": "[core]\n", "README.md": "hi"})
+    snapshot = Snapshot(repo)
+    assert snapshot.paths == ["README.md", "src/pkg/model.py"]
+    assert snapshot.is_dir("src/pkg") and not snapshot.exists(".git")
+    assert snapshot.glob("**/*.py") == ["src/pkg/model.py"]
+    assert snapshot.glob("*.py") == []  # `*` stays in one folder
+    assert snapshot.named("MODEL.PY", case_sensitive=False) == []
+    assert snapshot.named("model.py") == ["src/pkg/model.py"]
+
+
+def test_symlinks_outside_the_root_are_never_followed(make_repo, tmp_path: Path) -> None:
+    secret = tmp_path / "outside.txt"
+    secret.write_text("host secret")
+    repo = make_repo({"inside.txt": "ok"})
+    os.symlink(secret, repo / "leak.txt")
+    os.symlink(tmp_path, repo / "leakdir")
+    os.symlink(repo / "inside.txt", repo / "alias.txt")
+    snapshot = Snapshot(repo)
+    assert "leak.txt" not in snapshot.files
+    assert not snapshot.exists("leakdir")
+    assert snapshot.text("leak.txt") is None
+    assert snapshot.text("alias.txt") == "ok"  # a link inside the tree is fine
+
+
+def test_binary_non_utf8_and_oversized_files_are_read_safely(make_repo) -> None:
+    repo = make_repo(
+        {
+            "weights.bin": b"\x00\x01\x02" * 100,
+            "latin.py": "name = 'Søren'\n".encode("latin-1"),
+            "bom.txt": "\ufeffhello".encode(),
+            "big.csv": "a,b\n" * 10,
+        }
+    )
+    snapshot = Snapshot(repo, read_cap=20)
+    assert snapshot.text("weights.bin") is None
+    assert snapshot.text("big.csv") is None  # over the cap
+    assert Snapshot(repo).text("latin.py") == "name = 'Søren'\n"
+    assert Snapshot(repo).text("bom.txt") == "hello"
+    assert snapshot.text("missing.txt") is None
+
+
+def test_parse_errors_name_the_line(make_repo) -> None:
+    repo = make_repo(
+        {
+            "bad.yaml": "a: 1\nb: [\n",
+            "bad.toml": "[project]\nname = \n",
+            "bad.py": "def f(:\n    pass\n",
+            "good.yaml": "on: push\n",
+        }
+    )
+    snapshot = Snapshot(repo)
+    assert snapshot.yaml("bad.yaml").error.line >= 2
+    assert snapshot.toml("bad.toml").error.line == 2
+    assert snapshot.python("bad.py").error.line == 1
+    assert snapshot.yaml("good.yaml").data == {True: "push"}  # YAML 1.1: `on` is a boolean
+    assert snapshot.yaml("good.yaml") is snapshot.yaml("good.yaml")  # parsed once
+
+
+def test_yaml_alias_bombs_are_refused_quickly(make_repo) -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i, name in enumerate("bcdefghi"):
+        prev = "abcdefghi"[i]
+        lines.append(f"{name}: &{name} [{','.join(['*' + prev] * 9)}]")
+    repo = make_repo({"bomb.yaml": "\n".join(lines) + "\n"})
+    parsed = Snapshot(repo).yaml("bomb.yaml")
+    assert not parsed.ok and "refused" in parsed.error.message
+
+
+def test_exclusions_hide_paths_and_keep_caches(make_repo) -> None:
+    repo = make_repo({"vendor/lib.py": "x", "src/a.py": "y", "notebooks/a.ipynb": "{}"})
+    snapshot = Snapshot(repo)
+    view = snapshot.excluding(["vendor/", "*.ipynb"])
+    assert view.paths == ["src/a.py"]
+    assert view.python_files == ["src/a.py"]
+    assert snapshot.paths == ["notebooks/a.ipynb", "src/a.py", "vendor/lib.py"]
