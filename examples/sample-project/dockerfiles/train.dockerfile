@@ -1,0 +1,8 @@
+FROM python:latest
+
+WORKDIR /app
+COPY . .
+RUN pip install -r requirements.txt
+RUN pip install . --no-deps
+
+ENTRYPOINT ["python", "-u", "src/leaf_classifier/train.py"]

@@ -1,0 +1,1 @@
+"""Leaf disease classifier."""
