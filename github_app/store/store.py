@@ -1,0 +1,769 @@
+"""The results store: installations, pushes, evaluations and processed webhook deliveries.
+
+One short transaction per call, plain pydantic values out (never an ORM object that
+outlives its session). SQLite by default (a file in the data folder), PostgreSQL when a
+`postgresql://` URL is given. The store never receives a token, and every free text it
+writes (reports, errors) goes through the log redactor first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
+from sqlalchemy.orm import Session, undefer
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.schema import CreateColumn
+
+from checks.models import Report
+from github_app.logs import REDACTOR
+from github_app.store.models import (
+    SCHEMA_VERSION,
+    Base,
+    Delivery,
+    Evaluation,
+    EvaluationStatus,
+    Installation,
+    PushCommit,
+    Repository,
+    SchemaVersion,
+)
+
+DB_FILE = "mlops-mentor.db"
+DEFAULT_RETENTION_DAYS = 365
+# Long enough for several gunicorn workers and the queue consumer to take turns writing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Any constant shared by every process: PostgreSQL's lock serialising start-up migrations.
+_MIGRATION_LOCK = 0x6D6C6F7073
+_WRITE = "mlops_mentor_write"
+
+
+class StoreError(Exception):
+    """A store problem an operator must act on; `str()` is one line, never a password."""
+
+
+class InstallationRemoved(StoreError):
+    """The installation was removed: its data was purged and must not be re-created."""
+
+
+# --- Values in ---------------------------------------------------------------------------
+
+
+class RepositoryInfo(BaseModel):
+    """The repository fields of a webhook payload that the store keeps."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    full_name: str
+    default_branch: str | None = None
+
+
+class PushedCommit(BaseModel):
+    """A commit of a push payload, without its message (only the message's length)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sha: str = Field(min_length=1)
+    author_login: str | None = None
+    author_name: str | None = None
+    message_length: int = Field(default=0, ge=0)
+    timestamp: datetime | None = None
+
+    @classmethod
+    def from_payload(cls, commit: Mapping[str, Any]) -> PushedCommit:
+        """From one entry of a push payload's `commits`; the message is measured, not kept.
+
+        Lenient like the rest of our payload models: GitHub omits `username` for authors
+        whose e-mail belongs to no account, and an unreadable timestamp is dropped.
+        """
+        author = commit.get("author") or {}
+        message = commit.get("message")
+        stamp = commit.get("timestamp")
+        try:
+            timestamp = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+        except ValueError:
+            timestamp = None
+        if timestamp is not None and timestamp.tzinfo is None:
+            timestamp = None
+        return cls(
+            sha=commit.get("id"),
+            author_login=author.get("username") or None,
+            author_name=author.get("name") or None,
+            message_length=len(message) if isinstance(message, str) else 0,
+            timestamp=timestamp,
+        )
+
+
+# --- Values out --------------------------------------------------------------------------
+
+
+class InstallationRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    account_login: str | None
+    account_type: str | None
+    created_at: datetime
+    deleted_at: datetime | None
+
+
+class EvaluationRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    repository: str
+    installation_id: int
+    sha: str
+    branch: str | None
+    status: EvaluationStatus
+    pushed_at: datetime | None
+    pusher_login: str | None
+    delivery_id: str | None
+    check_run_id: int | None
+    conclusion: str | None
+    passed: int | None
+    total: int | None
+    # None when not asked for, not finished, or stored by a version whose report no
+    # longer validates.
+    report: Report | None
+    duration_ms: float | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class CommitRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    repository: str
+    branch: str
+    sha: str
+    author_login: str | None
+    author_name: str | None
+    message_length: int
+    committed_at: datetime | None
+    pushed_by: str | None
+    pushed_at: datetime
+
+
+class PurgeCounts(BaseModel):
+    """How many rows of each kind a purge deleted."""
+
+    model_config = ConfigDict(frozen=True)
+
+    installations: int = 0
+    repositories: int = 0
+    evaluations: int = 0
+    commits: int = 0
+    deliveries: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.installations
+            + self.repositories
+            + self.evaluations
+            + self.commits
+            + self.deliveries
+        )
+
+
+class MigrationResult(BaseModel):
+    """What `migrate()` did, for the start-up log line."""
+
+    model_config = ConfigDict(frozen=True)
+
+    from_version: int
+    to_version: int
+    created_tables: tuple[str, ...] = ()
+    added_columns: tuple[str, ...] = ()
+
+
+# --- Configuration -----------------------------------------------------------------------
+
+
+def database_url(data_dir: Path, database_url: str | None = None) -> str:
+    """`database_url` when given (e.g. `DATABASE_URL`), else a SQLite file in `data_dir`."""
+    if database_url and database_url.strip():
+        return database_url.strip()
+    return f"sqlite:///{(data_dir / DB_FILE).resolve()}"
+
+
+def _with_driver(url: str) -> str:
+    """`postgres://` is what hosting platforms hand out and a bare `postgresql://` makes
+    SQLAlchemy pick psycopg2: both mean psycopg 3 here."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # pysqlite opens transactions lazily and runs DDL outside them; we issue BEGIN
+        # ourselves (below) so migrations are transactional and writers queue up.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL: readers never block the writer; the busy timeout makes writers wait their
+        # turn instead of failing with "database is locked".
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # A write takes the write lock up front: a read transaction upgraded to a write
+        # fails at once (SQLITE_BUSY, no waiting) when another process wrote meanwhile.
+        write = connection.get_execution_options().get(_WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+# --- The store ---------------------------------------------------------------------------
+
+
+class Store:
+    """The app's history and idempotency records. Call `migrate()` once at start-up."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        redact: Callable[[str], str] = REDACTOR,
+    ) -> None:
+        try:
+            parsed = make_url(_with_driver(url.strip()))
+        except ArgumentError:
+            raise StoreError("the database URL is malformed") from None
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise StoreError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
+        if self.dialect == "sqlite" and parsed.database in (None, "", ":memory:"):
+            # Every pooled connection would see its own empty database.
+            raise StoreError("SQLite needs a file path: an in-memory database is not shared")
+        if self.dialect == "sqlite":
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine = create_engine(parsed, pool_pre_ping=self.dialect == "postgresql")
+        except (ModuleNotFoundError, NoSuchModuleError):
+            raise StoreError(
+                f"no database driver for {parsed.drivername}: "
+                "for PostgreSQL install 'psycopg[binary]'"
+            ) from None
+        if self.dialect == "sqlite":
+            _configure_sqlite(self.engine)
+        self._writer = self.engine.execution_options(**{_WRITE: True})
+        self._now = clock or (lambda: datetime.now(UTC))
+        self._redact = redact
+        self.url = parsed.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    def close(self) -> None:
+        """Close pooled connections (e.g. in a worker after fork, or at the end of tests)."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _session(self, *, write: bool = False) -> Iterator[Session]:
+        with (
+            Session(self._writer if write else self.engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    # --- Schema ------------------------------------------------------------------------
+
+    def migrate(self) -> MigrationResult:
+        """Create missing tables, add missing columns and indexes, record the version.
+
+        Safe to call from every process at start-up: one migrates while the others wait
+        (SQLite's write lock, PostgreSQL's advisory lock), then find nothing to do.
+        """
+        with self._writer.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            existing = set(inspect(conn).get_table_names())
+            version = 0
+            if SchemaVersion.__tablename__ in existing:
+                version = conn.scalar(select(func.max(SchemaVersion.version))) or 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the database is at schema version {version}, newer than this "
+                    f"mlops-mentor's {SCHEMA_VERSION}: deploy the newer version"
+                )
+            created = tuple(t.name for t in Base.metadata.sorted_tables if t.name not in existing)
+            Base.metadata.create_all(conn)
+            added = _add_missing_columns(conn, existing)
+            for table in Base.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
+            if version < SCHEMA_VERSION:
+                conn.execute(
+                    SchemaVersion.__table__.insert().values(
+                        version=SCHEMA_VERSION, applied_at=self._now()
+                    )
+                )
+        return MigrationResult(
+            from_version=version,
+            to_version=SCHEMA_VERSION,
+            created_tables=created,
+            added_columns=added,
+        )
+
+    # --- Deliveries --------------------------------------------------------------------
+
+    def claim_delivery(
+        self, delivery_id: str, event_name: str, installation_id: int | None = None
+    ) -> bool:
+        """True only the first time a delivery id is seen, in any process: the primary key
+        makes the second insert fail, so a redelivered webhook does nothing new."""
+        try:
+            with self._session(write=True) as session:
+                session.add(
+                    Delivery(
+                        delivery_id=delivery_id,
+                        event=event_name,
+                        installation_id=installation_id,
+                        received_at=self._now(),
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def record_delivery_outcome(self, delivery_id: str, outcome: str) -> None:
+        """What handling the delivery led to, e.g. `queued`, `ignored`, `failed`."""
+        with self._session(write=True) as session:
+            session.execute(
+                update(Delivery).where(Delivery.delivery_id == delivery_id).values(outcome=outcome)
+            )
+
+    def release_delivery(self, delivery_id: str) -> None:
+        """Forget a claim whose handling failed before anything was done, so that a manual
+        redelivery from GitHub's settings page is processed instead of ignored."""
+        with self._session(write=True) as session:
+            session.execute(delete(Delivery).where(Delivery.delivery_id == delivery_id))
+
+    # --- Installations -----------------------------------------------------------------
+
+    def record_installation(
+        self, installation_id: int, account_login: str | None, account_type: str | None
+    ) -> InstallationRecord:
+        """Insert or update an installation; a removed one stays removed (see the model)."""
+        now = self._now()
+        with self._session(write=True) as session:
+            values = {"account_login": account_login, "account_type": account_type}
+            statement = self._insert(Installation).values(
+                id=installation_id, created_at=now, **values
+            )
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[Installation.id],
+                    set_=values,
+                    where=Installation.deleted_at.is_(None),
+                )
+            )
+            row = session.get_one(Installation, installation_id)
+            return InstallationRecord.model_validate(row, from_attributes=True)
+
+    def installation(self, installation_id: int) -> InstallationRecord | None:
+        with self._session() as session:
+            row = session.get(Installation, installation_id)
+            return (
+                None
+                if row is None
+                else InstallationRecord.model_validate(row, from_attributes=True)
+            )
+
+    def remove_installation(self, installation_id: int) -> PurgeCounts:
+        """Purge everything of an installation: repositories, evaluations, commits and
+        deliveries (student data is personal data). A tombstone without the account's
+        login stays, so that a late event cannot bring the data back."""
+        now = self._now()
+        with self._session(write=True) as session:
+            repos = select(Repository.id).where(Repository.installation_id == installation_id)
+            commits = session.execute(delete(PushCommit).where(PushCommit.repository_id.in_(repos)))
+            evaluations = session.execute(
+                delete(Evaluation).where(Evaluation.repository_id.in_(repos))
+            )
+            repositories = session.execute(
+                delete(Repository).where(Repository.installation_id == installation_id)
+            )
+            deliveries = session.execute(
+                delete(Delivery).where(Delivery.installation_id == installation_id)
+            )
+            tombstone = {"account_login": None, "account_type": None, "deleted_at": now}
+            session.execute(
+                self._insert(Installation)
+                .values(id=installation_id, created_at=now, **tombstone)
+                .on_conflict_do_update(index_elements=[Installation.id], set_=tombstone)
+            )
+        return PurgeCounts(
+            repositories=repositories.rowcount,
+            evaluations=evaluations.rowcount,
+            commits=commits.rowcount,
+            deliveries=deliveries.rowcount,
+        )
+
+    # --- Pushes and evaluations --------------------------------------------------------
+
+    def record_push(
+        self,
+        installation_id: int,
+        repository: RepositoryInfo,
+        branch: str,
+        pusher: str | None,
+        commits: Sequence[PushedCommit],
+    ) -> int:
+        """Keep the commits a push carried onto `branch`; returns how many were new (a
+        commit already recorded on that branch, e.g. after a force push, is not repeated).
+        Raises `InstallationRemoved` for a removed installation."""
+        now = self._now()
+        with self._session(write=True) as session:
+            self._ensure_repository(session, installation_id, repository, now)
+            if not commits:
+                return 0
+            rows = [
+                {
+                    "repository_id": repository.id,
+                    "branch": branch,
+                    "sha": commit.sha,
+                    "author_login": commit.author_login,
+                    "author_name": commit.author_name,
+                    "message_length": commit.message_length,
+                    "committed_at": commit.timestamp,
+                    "pushed_by": pusher,
+                    "pushed_at": now,
+                }
+                for commit in commits
+            ]
+            result = session.execute(
+                self._insert(PushCommit)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["repository_id", "branch", "sha"])
+            )
+            return result.rowcount
+
+    def start_evaluation(
+        self,
+        installation_id: int,
+        repository: RepositoryInfo,
+        sha: str,
+        branch: str | None,
+        *,
+        pushed_at: datetime | None = None,
+        pusher_login: str | None = None,
+        delivery_id: str | None = None,
+        status: EvaluationStatus = EvaluationStatus.queued,
+    ) -> int:
+        """Record an evaluation before the work starts (so a restart can find it); returns
+        its id. Raises `InstallationRemoved` for a removed installation."""
+        now = self._now()
+        with self._session(write=True) as session:
+            self._ensure_repository(session, installation_id, repository, now)
+            evaluation = Evaluation(
+                repository_id=repository.id,
+                sha=sha,
+                branch=branch,
+                status=status.value,
+                pushed_at=pushed_at,
+                pusher_login=pusher_login,
+                delivery_id=delivery_id,
+                created_at=now,
+            )
+            session.add(evaluation)
+            session.flush()
+            return evaluation.id
+
+    def mark_evaluation(
+        self,
+        evaluation_id: int,
+        status: EvaluationStatus,
+        *,
+        check_run_id: int | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Move an evaluation to `in_progress`, `failed` or `skipped` (with why, for the
+        last two). False when it no longer exists (purged meanwhile)."""
+        values: dict[str, Any] = {"status": status.value}
+        if check_run_id is not None:
+            values["check_run_id"] = check_run_id
+        if error is not None:
+            values["error"] = self._redact(error)
+        if status in (EvaluationStatus.failed, EvaluationStatus.skipped):
+            values["finished_at"] = self._now()
+        return self._update_evaluation(evaluation_id, values)
+
+    def finish_evaluation(
+        self,
+        evaluation_id: int,
+        report: Report,
+        check_run_id: int | None,
+        *,
+        duration_ms: float,
+        conclusion: str | None = None,
+    ) -> bool:
+        """Store the verdict and the full report (redacted) of a completed evaluation.
+        `conclusion` defaults to the report's; `duration_ms` is the whole job's time.
+        False when the evaluation no longer exists (purged meanwhile)."""
+        return self._update_evaluation(
+            evaluation_id,
+            {
+                "status": EvaluationStatus.completed.value,
+                "check_run_id": check_run_id,
+                "conclusion": conclusion or report.conclusion.value,
+                "passed": report.passed,
+                "total": report.total,
+                "report": _redacted(report.model_dump(mode="json"), self._redact),
+                "duration_ms": duration_ms,
+                "finished_at": self._now(),
+            },
+        )
+
+    def last_evaluation(
+        self, repo_full_name: str, branch: str, before_sha: str | None = None
+    ) -> EvaluationRecord | None:
+        """The newest completed evaluation of `branch`, with its report: what "since …"
+        compares against. With `before_sha` (the commit about to be evaluated), an
+        evaluation of that same commit (a re-run) is passed over."""
+        statement = (
+            self._evaluations(repo_full_name)
+            .where(
+                Evaluation.branch == branch,
+                Evaluation.status == EvaluationStatus.completed.value,
+            )
+            .options(undefer(Evaluation.report))
+            .limit(1)
+        )
+        if before_sha is not None:
+            statement = statement.where(Evaluation.sha != before_sha)
+        with self._session() as session:
+            row = session.execute(statement).first()
+            return None if row is None else _evaluation_record(*row, with_report=True)
+
+    def evaluation(self, evaluation_id: int) -> EvaluationRecord | None:
+        statement = (
+            select(Evaluation, Repository.full_name, Repository.installation_id)
+            .join(Repository)
+            .where(Evaluation.id == evaluation_id)
+            .options(undefer(Evaluation.report))
+        )
+        with self._session() as session:
+            row = session.execute(statement).first()
+            return None if row is None else _evaluation_record(*row, with_report=True)
+
+    def evaluations_for(
+        self, repo_full_name: str, *, limit: int = 100, with_reports: bool = False
+    ) -> list[EvaluationRecord]:
+        """A repository's evaluations, newest first."""
+        statement = self._evaluations(repo_full_name).limit(limit)
+        if with_reports:
+            statement = statement.options(undefer(Evaluation.report))
+        with self._session() as session:
+            return [
+                _evaluation_record(*row, with_report=with_reports)
+                for row in session.execute(statement)
+            ]
+
+    def unfinished_evaluations(self) -> list[EvaluationRecord]:
+        """Evaluations still queued or in progress, oldest first: what a restart resumes."""
+        statement = (
+            select(Evaluation, Repository.full_name, Repository.installation_id)
+            .join(Repository)
+            .where(
+                Evaluation.status.in_(
+                    [EvaluationStatus.queued.value, EvaluationStatus.in_progress.value]
+                )
+            )
+            .order_by(Evaluation.created_at, Evaluation.id)
+        )
+        with self._session() as session:
+            return [
+                _evaluation_record(*row, with_report=False) for row in session.execute(statement)
+            ]
+
+    def commits_for(
+        self, repo_full_name: str, *, branch: str | None = None, limit: int = 1000
+    ) -> list[CommitRecord]:
+        """Commits pushed to a repository (optionally one branch), newest push first."""
+        statement = (
+            select(PushCommit, Repository.full_name)
+            .join(Repository)
+            .where(Repository.full_name == repo_full_name)
+            .order_by(PushCommit.pushed_at.desc(), PushCommit.id.desc())
+            .limit(limit)
+        )
+        if branch is not None:
+            statement = statement.where(PushCommit.branch == branch)
+        with self._session() as session:
+            return [
+                CommitRecord(
+                    repository=full_name,
+                    branch=commit.branch,
+                    sha=commit.sha,
+                    author_login=commit.author_login,
+                    author_name=commit.author_name,
+                    message_length=commit.message_length,
+                    committed_at=commit.committed_at,
+                    pushed_by=commit.pushed_by,
+                    pushed_at=commit.pushed_at,
+                )
+                for commit, full_name in session.execute(statement)
+            ]
+
+    # --- Retention ---------------------------------------------------------------------
+
+    def purge_older_than(self, days: float = DEFAULT_RETENTION_DAYS) -> PurgeCounts:
+        """Delete evaluations, commits and deliveries recorded more than `days` ago, and
+        tombstones of installations removed that long ago."""
+        if days < 0:
+            raise ValueError("days must not be negative")
+        cutoff = self._now() - timedelta(days=days)
+        with self._session(write=True) as session:
+            evaluations = session.execute(delete(Evaluation).where(Evaluation.created_at < cutoff))
+            commits = session.execute(delete(PushCommit).where(PushCommit.pushed_at < cutoff))
+            deliveries = session.execute(delete(Delivery).where(Delivery.received_at < cutoff))
+            installations = session.execute(
+                delete(Installation).where(Installation.deleted_at < cutoff)
+            )
+        return PurgeCounts(
+            installations=installations.rowcount,
+            evaluations=evaluations.rowcount,
+            commits=commits.rowcount,
+            deliveries=deliveries.rowcount,
+        )
+
+    # --- Helpers -----------------------------------------------------------------------
+
+    def _insert(self, model: type[Base]) -> Any:
+        """The dialect's INSERT, which has ON CONFLICT (both SQLite and PostgreSQL)."""
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        return dialect.insert(model)
+
+    def _ensure_repository(
+        self, session: Session, installation_id: int, repository: RepositoryInfo, now: datetime
+    ) -> None:
+        # An app installed before the store existed sends pushes for an installation we
+        # never saw created: record it without a login rather than lose the push.
+        session.execute(
+            self._insert(Installation)
+            .values(id=installation_id, created_at=now)
+            .on_conflict_do_nothing(index_elements=[Installation.id])
+        )
+        if session.get_one(Installation, installation_id).deleted_at is not None:
+            raise InstallationRemoved(f"installation {installation_id} was removed")
+        values: dict[str, Any] = {
+            "installation_id": installation_id,
+            "full_name": repository.full_name,
+        }
+        if repository.default_branch:
+            values["default_branch"] = repository.default_branch
+        session.execute(
+            self._insert(Repository)
+            .values(id=repository.id, created_at=now, **values)
+            .on_conflict_do_update(index_elements=[Repository.id], set_=values)
+        )
+
+    def _evaluations(self, repo_full_name: str) -> Select[Any]:
+        return (
+            select(Evaluation, Repository.full_name, Repository.installation_id)
+            .join(Repository)
+            .where(Repository.full_name == repo_full_name)
+            .order_by(Evaluation.created_at.desc(), Evaluation.id.desc())
+        )
+
+    def _update_evaluation(self, evaluation_id: int, values: dict[str, Any]) -> bool:
+        with self._session(write=True) as session:
+            result = session.execute(
+                update(Evaluation).where(Evaluation.id == evaluation_id).values(**values)
+            )
+            return result.rowcount == 1
+
+
+def _add_missing_columns(conn: Connection, existing_tables: set[str]) -> tuple[str, ...]:
+    """ALTER TABLE … ADD COLUMN for model columns an older database lacks (additive only)."""
+    inspector = inspect(conn)
+    added: list[str] = []
+    for table in Base.metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable and column.server_default is None:
+                # Existing rows would need a value: that is a data migration, not additive.
+                raise StoreError(
+                    f"cannot add required column {table.name}.{column.name} automatically"
+                )
+            ddl = CreateColumn(column).compile(dialect=conn.dialect)
+            table_name = conn.dialect.identifier_preparer.quote(table.name)
+            conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {ddl}")
+            added.append(f"{table.name}.{column.name}")
+    return tuple(added)
+
+
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    """Every string in a JSON value through the redactor (strings one by one, so a mask can
+    never break the JSON's structure)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(item, redact) for item in value]
+    if isinstance(value, dict):
+        return {redact(str(k)): _redacted(v, redact) for k, v in value.items()}
+    return value
+
+
+def _evaluation_record(
+    evaluation: Evaluation, full_name: str, installation_id: int, *, with_report: bool
+) -> EvaluationRecord:
+    report = None
+    if with_report and evaluation.report is not None:
+        # A report stored by an older version may no longer validate: the row's own
+        # columns still tell the history, so it is returned without one.
+        with suppress(ValidationError):
+            report = Report.model_validate(evaluation.report)
+    return EvaluationRecord(
+        id=evaluation.id,
+        repository=full_name,
+        installation_id=installation_id,
+        sha=evaluation.sha,
+        branch=evaluation.branch,
+        status=EvaluationStatus(evaluation.status),
+        pushed_at=evaluation.pushed_at,
+        pusher_login=evaluation.pusher_login,
+        delivery_id=evaluation.delivery_id,
+        check_run_id=evaluation.check_run_id,
+        conclusion=evaluation.conclusion,
+        passed=evaluation.passed,
+        total=evaluation.total,
+        report=report,
+        duration_ms=evaluation.duration_ms,
+        error=evaluation.error,
+        created_at=evaluation.created_at,
+        finished_at=evaluation.finished_at,
+    )
