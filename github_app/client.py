@@ -1,0 +1,84 @@
+"""GitHub clients for the app and its installations (githubkit does the authentication).
+
+githubkit signs the app's JWT, exchanges it for an installation token and caches that
+token until a minute before it expires, one per installation. The cache lives in this
+object, so every job of an installation reuses the token, and two apps (or two tests with
+different fake servers) never share one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import httpx
+from githubkit import AppAuthStrategy, GitHub
+from githubkit.cache import MemCacheStrategy
+from githubkit.exception import GitHubException, RateLimitExceeded, RequestFailed
+from githubkit.retry import RetryOption
+from githubkit.typing import RetryDecisionFunc
+
+from github_app.settings import Settings
+
+USER_AGENT = "mlops-mentor"
+# Waiting out a rate limit longer than this would block a worker; the job fails instead
+# and its check run says so.
+MAX_RATE_LIMIT_WAIT = timedelta(seconds=30)
+# githubkit reads a zero wait as "no hint" and sleeps a minute instead.
+_MIN_WAIT = timedelta(milliseconds=1)
+
+
+def retry_policy(retries: int, backoff: float) -> RetryDecisionFunc:
+    """Retry server errors a few times with exponential backoff, and short rate limits.
+
+    githubkit's default would sleep until a rate limit resets (up to an hour) and retry
+    every 5xx three times; a job should rather finish and say why.
+    """
+
+    def decide(exc: GitHubException, attempt: int) -> RetryOption:
+        if attempt >= retries:
+            return RetryOption(False)
+        if isinstance(exc, RateLimitExceeded):
+            if exc.retry_after <= MAX_RATE_LIMIT_WAIT:
+                return RetryOption(True, max(exc.retry_after, _MIN_WAIT))
+            return RetryOption(False)
+        if isinstance(exc, RequestFailed) and exc.response.status_code >= 500:
+            return RetryOption(True, max(timedelta(seconds=backoff * 2**attempt), _MIN_WAIT))
+        return RetryOption(False)
+
+    return decide
+
+
+class GitHubApp:
+    """Makes installation clients that share one token cache."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._auth = AppAuthStrategy(settings.app_id, settings.private_key.get_secret_value())
+        self._tokens = MemCacheStrategy()
+        self._base_url = settings.api_url
+        self._timeout = httpx.Timeout(
+            settings.http_timeout, connect=min(10.0, settings.http_timeout)
+        )
+        self._retry = retry_policy(settings.http_retries, settings.retry_backoff)
+
+    def installation(
+        self,
+        installation_id: int,
+        on_request: Callable[[httpx.Request], None] | None = None,
+    ) -> GitHub:
+        """A client acting as one installation; `on_request` sees every HTTP request sent.
+
+        Use it as a context manager (`with client:`): one connection pool for the job,
+        and streamed downloads need it.
+        """
+        return GitHub(
+            self._auth.as_installation(installation_id),
+            base_url=self._base_url,
+            user_agent=USER_AGENT,
+            timeout=self._timeout,
+            # The HTTP cache makes httpx ignore our timeout, and nothing we ask is cacheable.
+            http_cache=False,
+            cache_strategy=self._tokens,
+            auto_retry=self._retry,
+            event_hooks={"request": [on_request]} if on_request else None,
+        )

@@ -1,0 +1,120 @@
+"""Small, lenient models of the webhook fields we use, and nothing else.
+
+GitHub adds fields all the time and its documented examples lack some; validating the
+whole payload (githubkit's `webhooks.parse`) refuses real deliveries. Names that end up
+in API paths are validated strictly, so a payload can never steer a request elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ValidationError
+
+ZERO_SHA = re.compile(r"\A0+\Z")
+_SHA = re.compile(r"\A(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")
+# GitHub's own rules for user, organisation and repository names.
+_NAME = re.compile(r"\A[A-Za-z0-9_.-]{1,100}\Z")
+
+
+def is_sha(value: str) -> bool:
+    return _SHA.match(value) is not None
+
+
+def _sha(value: str) -> str:
+    if not is_sha(value):
+        raise ValueError("is not a commit id (40 or 64 lowercase hex digits)")
+    return value
+
+
+def _name(value: str) -> str:
+    if not _NAME.match(value) or value in (".", ".."):
+        raise ValueError("is not a valid GitHub name")
+    return value
+
+
+Sha = Annotated[str, AfterValidator(_sha)]
+Name = Annotated[str, AfterValidator(_name)]
+
+
+class Account(BaseModel):
+    login: Name
+
+
+class Repository(BaseModel):
+    name: Name
+    owner: Account
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner.login}/{self.name}"
+
+
+class Installation(BaseModel):
+    id: int
+
+
+class RepositoryRef(BaseModel):
+    full_name: str
+
+
+class PushEvent(BaseModel):
+    ref: str
+    # Not `Sha`: a deletion carries 40 zeros, which the handler must see to ignore it.
+    after: str
+    deleted: bool = False
+    repository: Repository
+    installation: Installation
+
+    @property
+    def branch(self) -> str | None:
+        return self.ref.removeprefix("refs/heads/") if self.ref.startswith("refs/heads/") else None
+
+
+class CheckSuite(BaseModel):
+    head_sha: Sha
+    head_branch: str | None = None
+
+
+class CheckSuiteEvent(BaseModel):
+    check_suite: CheckSuite
+    repository: Repository
+    installation: Installation
+
+
+class CheckRun(BaseModel):
+    head_sha: Sha
+    check_suite: CheckSuite | None = None
+
+
+class CheckRunEvent(BaseModel):
+    check_run: CheckRun
+    repository: Repository
+    installation: Installation
+
+
+class InstallationAccount(BaseModel):
+    login: str
+
+
+class InstallationDetails(BaseModel):
+    id: int
+    account: InstallationAccount | None = None
+
+
+class InstallationEvent(BaseModel):
+    installation: InstallationDetails
+    repositories: list[RepositoryRef] | None = None
+    repositories_added: list[RepositoryRef] | None = None
+    repositories_removed: list[RepositoryRef] | None = None
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """Which fields are missing or wrong, without echoing any of the payload's values."""
+    problems = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(part) for part in error["loc"])
+        reason = "is missing" if error["type"] == "missing" else error["msg"]
+        problems.append(f"{where} {reason.removeprefix('Value error, ')}")
+    return "; ".join(problems)

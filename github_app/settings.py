@@ -1,0 +1,152 @@
+"""The app's configuration: read from the environment in this one module, validated once.
+
+Tests build `Settings(...)` directly; the server calls `Settings.from_env()`, which turns
+any missing or malformed value into ONE line naming the variable, never its value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from github_app.extract import ExtractLimits
+
+# GitHub never delivers a webhook payload over 25 MB.
+GITHUB_MAX_PAYLOAD = 25 * 1024 * 1024
+
+
+class SettingsError(Exception):
+    """A configuration value that stops start-up; `str()` is one line naming the variable."""
+
+
+class Settings(BaseModel):
+    """Everything the app needs to know, each field read from the variable in `ENV`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    app_id: int = Field(gt=0)
+    private_key: SecretStr
+    webhook_secret: SecretStr = Field(min_length=1)
+    api_url: str = "https://api.github.com"
+    data_dir: Path = Path("data")
+    check_name: str = Field(default="MLOps Mentor", min_length=1, max_length=100)
+    details_url: str | None = None
+    course_config: Path | None = None
+    webhook_path: str = "/webhook"
+    max_payload_bytes: int = Field(default=GITHUB_MAX_PAYLOAD, gt=0)
+    # Compressed size of a commit's tarball; a course repository is far below this.
+    max_tarball_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    # None keeps `github_app.extract.ExtractLimits`' own default.
+    max_extract_bytes: int | None = Field(default=None, gt=0)
+    max_extract_files: int | None = Field(default=None, gt=0)
+    max_file_bytes: int | None = Field(default=None, gt=0)
+    annotation_cap: int = Field(default=500, ge=0)
+    workers: int = Field(default=2, ge=1, le=64)
+    queue_size: int = Field(default=200, ge=1)
+    # How long a commit already evaluated is not evaluated again for another push.
+    dedupe_seconds: float = Field(default=6 * 3600, ge=0)
+    http_timeout: float = Field(default=30.0, gt=0)
+    http_retries: int = Field(default=2, ge=0, le=5)
+    retry_backoff: float = Field(default=1.0, ge=0)
+
+    @field_validator("private_key")
+    @classmethod
+    def _pem_key(cls, key: SecretStr) -> SecretStr:
+        # Env files often carry the PEM on one line with literal "\n"s.
+        text = key.get_secret_value().replace("\\n", "\n").strip()
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        try:
+            load_pem_private_key(text.encode(), password=None)
+        except (ValueError, TypeError):
+            # Never include the value (or the library's message about it) in the error.
+            raise ValueError(
+                "is not a PEM private key (download it from the app's settings)"
+            ) from None
+        return SecretStr(text + "\n")
+
+    @field_validator("api_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a local test server)")
+        return url.rstrip("/") + "/"
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _absolute_path(cls, path: str) -> str:
+        if not path.startswith("/") or path == "/healthz":
+            raise ValueError("must start with / and differ from /healthz")
+        return path
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from environment variables, or `SettingsError` naming the bad one."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            field: env[name] for field, name in ENV.items() if env.get(name, "").strip()
+        }
+        key_path = env.get(PRIVATE_KEY_PATH_VAR, "").strip()
+        if "private_key" not in values and key_path:
+            try:
+                values["private_key"] = Path(key_path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise SettingsError(
+                    f"{PRIVATE_KEY_PATH_VAR}: cannot read {key_path} ({type(exc).__name__})"
+                ) from None
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = str(error["loc"][0]) if error["loc"] else ""
+            name = ENV.get(field, field)
+            if field == "private_key" and error["type"] == "missing":
+                name = f"{ENV['private_key']} or {PRIVATE_KEY_PATH_VAR}"
+            message = "is required" if error["type"] == "missing" else error["msg"]
+            message = message.removeprefix("Value error, ")
+            raise SettingsError(f"{name}: {message}") from None
+
+    def extract_limits(self) -> ExtractLimits:
+        """The extraction caps: ours where set, `ExtractLimits`' defaults otherwise."""
+        given = {
+            "max_total_bytes": self.max_extract_bytes,
+            "max_files": self.max_extract_files,
+            "max_file_bytes": self.max_file_bytes,
+        }
+        return ExtractLimits(**{k: v for k, v in given.items() if v is not None})
+
+    def secrets(self) -> list[str]:
+        """Values that must never reach a log line or a check run."""
+        key = self.private_key.get_secret_value()
+        body = "".join(line for line in key.splitlines() if not line.startswith("-----"))
+        return [self.webhook_secret.get_secret_value(), key.strip(), body]
+
+
+PRIVATE_KEY_PATH_VAR = "GITHUB_PRIVATE_KEY_PATH"
+ENV: dict[str, str] = {
+    "app_id": "GITHUB_APP_ID",
+    "private_key": "GITHUB_PRIVATE_KEY",
+    "webhook_secret": "GITHUB_WEBHOOK_SECRET",
+    "api_url": "GITHUB_API_URL",
+    "data_dir": "MLOPS_MENTOR_DATA_DIR",
+    "check_name": "MLOPS_MENTOR_CHECK_NAME",
+    "details_url": "MLOPS_MENTOR_DETAILS_URL",
+    "course_config": "MLOPS_MENTOR_CONFIG",
+    "webhook_path": "MLOPS_MENTOR_WEBHOOK_PATH",
+    "max_payload_bytes": "MLOPS_MENTOR_MAX_PAYLOAD_BYTES",
+    "max_tarball_bytes": "MLOPS_MENTOR_MAX_TARBALL_BYTES",
+    "max_extract_bytes": "MLOPS_MENTOR_MAX_EXTRACT_BYTES",
+    "max_extract_files": "MLOPS_MENTOR_MAX_EXTRACT_FILES",
+    "max_file_bytes": "MLOPS_MENTOR_MAX_FILE_BYTES",
+    "annotation_cap": "MLOPS_MENTOR_ANNOTATION_CAP",
+    "workers": "MLOPS_MENTOR_WORKERS",
+    "queue_size": "MLOPS_MENTOR_QUEUE_SIZE",
+    "dedupe_seconds": "MLOPS_MENTOR_DEDUPE_SECONDS",
+    "http_timeout": "MLOPS_MENTOR_HTTP_TIMEOUT",
+    "http_retries": "MLOPS_MENTOR_HTTP_RETRIES",
+    "retry_backoff": "MLOPS_MENTOR_RETRY_BACKOFF",
+}

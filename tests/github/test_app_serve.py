@@ -1,0 +1,117 @@
+"""`serve()`: gunicorn with our configuration, refusing to start on a bad environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fake_github import FakeGitHub
+from github_helpers import APP_ID, WEBHOOK_SECRET, sign
+
+SERVE = "import sys; from github_app.serve import serve; sys.exit(serve(sys.argv[1:]))"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server_env(rsa_key: tuple[str, bytes], fake_github: FakeGitHub, tmp_path: Path) -> dict:
+    key = tmp_path / "app.pem"
+    key.write_text(rsa_key[0])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLOPS_"))}
+    env.update(
+        GITHUB_APP_ID=str(APP_ID),
+        GITHUB_PRIVATE_KEY_PATH=str(key),
+        GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        GITHUB_API_URL=fake_github.url,
+        MLOPS_MENTOR_DATA_DIR=str(tmp_path / "data"),
+    )
+    return env
+
+
+@pytest.fixture
+def server(server_env: dict) -> Iterator[str]:
+    """`serve([])` in a subprocess, bound through GUNICORN_CMD_ARGS; yields its base URL."""
+    port = free_port()
+    env = {**server_env, "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --threads 4"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        pytest.fail(f"server did not start: {process.communicate()[1].decode()[-2000:]}")
+    yield url
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+
+
+def test_serve_answers_webhooks_under_gunicorn(server: str) -> None:
+    body = json.dumps({"zen": "Speak like a human.", "hook_id": 1}).encode()
+    response = httpx.post(
+        f"{server}/webhook",
+        content=body,
+        headers={
+            "X-GitHub-Event": "ping",
+            "X-GitHub-Delivery": "d-1",
+            "X-Hub-Signature-256": sign(body),
+        },
+    )
+    assert (response.status_code, response.json()["outcome"]) == (200, "pong")
+    unsigned = httpx.post(f"{server}/webhook", content=body, headers={"X-GitHub-Event": "ping"})
+    assert unsigned.status_code == 401
+
+
+def test_oversize_delivery_is_refused_before_the_body_arrives(server: str) -> None:
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(
+            b"POST /webhook HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\n"
+            b"X-Hub-Signature-256: sha256=00\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 26214401\r\n\r\n{"
+        )
+        # Only one byte of the 25 MB was sent: the answer cannot have waited for the rest.
+        assert conn.recv(100).startswith(b"HTTP/1.1 413")
+
+
+def test_serve_refuses_to_start_without_configuration(server_env: dict) -> None:
+    del server_env["GITHUB_APP_ID"]
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE], env=server_env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert done.stderr == "mlops-mentor: GITHUB_APP_ID: is required\n"
+
+
+def test_plain_gunicorn_with_the_config_file_refuses_too(server_env: dict) -> None:
+    server_env["GITHUB_WEBHOOK_SECRET"] = ""
+    config = Path(__file__).resolve().parents[2] / "github_app" / "gunicorn.conf.py"
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(config)],
+        env=server_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "mlops-mentor: GITHUB_WEBHOOK_SECRET: is required" in done.stderr
+    assert "Traceback" not in done.stderr
