@@ -63,20 +63,30 @@ def requirement_files(snapshot: Snapshot) -> list[str]:
     ]
 
 
+def _table(value: object) -> dict:
+    # A student's pyproject may hold anything under a key; only tables are read.
+    return value if isinstance(value, dict) else {}
+
+
+def _strings(value: object) -> list[str]:
+    return [s for s in value if isinstance(s, str)] if isinstance(value, list) else []
+
+
 def _declared(snapshot: Snapshot) -> dict[str, str]:
     declared: dict[str, str] = {}
-    project = snapshot.pyproject.get("project", {})
-    specs: list[str] = list(project.get("dependencies", []) or [])
-    for extra in (project.get("optional-dependencies", {}) or {}).values():
-        specs.extend(extra or [])
-    for group in (snapshot.pyproject.get("dependency-groups", {}) or {}).values():
-        specs.extend(s for s in group or [] if isinstance(s, str))
+    project = _table(snapshot.pyproject.get("project"))
+    specs = _strings(project.get("dependencies"))
+    for extra in _table(project.get("optional-dependencies")).values():
+        specs.extend(_strings(extra))
+    for group in _table(snapshot.pyproject.get("dependency-groups")).values():
+        specs.extend(_strings(group))
     for spec in specs:
-        if isinstance(spec, str) and (m := _REQUIREMENT_NAME.match(spec)):
+        if m := _REQUIREMENT_NAME.match(spec):
             declared.setdefault(normalise(m.group(1)), "pyproject.toml")
-    poetry = snapshot.pyproject.get("tool", {}).get("poetry", {})
-    for name in (poetry.get("dependencies", {}) or {}) | (poetry.get("dev-dependencies", {}) or {}):
-        declared.setdefault(normalise(name), "pyproject.toml")
+    poetry = _table(_table(snapshot.pyproject.get("tool")).get("poetry"))
+    for key in ("dependencies", "dev-dependencies"):
+        for name in _table(poetry.get(key)):
+            declared.setdefault(normalise(name), "pyproject.toml")
     for path in requirement_files(snapshot):
         for raw in snapshot.lines(path):
             line = raw.split("#", 1)[0].strip()

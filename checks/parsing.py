@@ -7,6 +7,7 @@ TOML with tomllib, Python with ast.
 from __future__ import annotations
 
 import ast
+import re
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -123,12 +124,8 @@ def parse_toml(text: str) -> Parsed:
 
 def _toml_line(message: str) -> int:
     # Python 3.11 puts the position only in the message: "... (at line 3, column 5)".
-    marker = "line "
-    if marker in message:
-        digits = message.split(marker, 1)[1].split(",", 1)[0].strip(") ")
-        if digits.isdigit():
-            return int(digits)
-    return 1
+    found = re.search(r"\(at line (\d+)", message)
+    return int(found.group(1)) if found else 1
 
 
 def parse_python(text: str, filename: str) -> Parsed:

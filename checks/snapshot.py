@@ -18,6 +18,11 @@ from checks.parsing import Parsed, ParseError, parse_python, parse_toml, parse_y
 # Reading more than this of one file tells a criterion nothing a student wrote by hand.
 DEFAULT_READ_CAP = 2 * 1024 * 1024
 SKIPPED_DIRS = frozenset({".git"})
+# Folders of installed third-party code: a committed virtual environment is a hygiene
+# problem (reported as such), never evidence of what the group wrote.
+THIRD_PARTY_DIRS = frozenset(
+    {".venv", "venv", "site-packages", "node_modules", ".tox", ".nox", "__pypackages__", ".eggs"}
+)
 T = TypeVar("T")
 
 
@@ -211,7 +216,12 @@ class Snapshot:
 
     @cached_property
     def python_files(self) -> list[str]:
-        return [p for p in self.paths if p.endswith(".py")]
+        """The group's own Python files (installed third-party code left out)."""
+        return [
+            p
+            for p in self.paths
+            if p.endswith(".py") and THIRD_PARTY_DIRS.isdisjoint(p.split("/")[:-1])
+        ]
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -84,3 +84,29 @@ def test_exclusions_hide_paths_and_keep_caches(make_repo) -> None:
     assert view.paths == ["src/a.py"]
     assert view.python_files == ["src/a.py"]
     assert snapshot.paths == ["notebooks/a.ipynb", "src/a.py", "vendor/lib.py"]
+
+
+def test_a_committed_virtualenv_is_not_taken_for_the_groups_code(make_repo) -> None:
+    from checks.facts import imported
+
+    repo = make_repo(
+        {
+            ".venv/lib/python3.11/site-packages/fastapi/app.py": "import fastapi\n",
+            "src/app.py": "import torch\n",
+        }
+    )
+    snapshot = Snapshot(repo)
+    assert snapshot.python_files == ["src/app.py"]
+    assert imported(snapshot, "fastapi") == []
+
+
+def test_a_pyproject_of_the_wrong_shape_declares_nothing_instead_of_crashing(make_repo) -> None:
+    from checks.facts import declared_dependencies
+
+    repo = make_repo({"pyproject.toml": 'project = 3\ntool = "x"\n', "requirements.txt": "torch\n"})
+    assert declared_dependencies(Snapshot(repo)) == {"torch": "requirements.txt"}
+
+
+def test_toml_errors_point_at_their_line_on_every_python(make_repo) -> None:
+    repo = make_repo({"pyproject.toml": "[project]\nname = 'x'\nversion = 1 2\n"})
+    assert Snapshot(repo).toml("pyproject.toml").error.line == 3
