@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from checks.models import Annotation, Level
 from checks.registry import Context, Outcome, criterion, failed, passed
-from checks.snapshot import Snapshot, glob_regex
+from checks.snapshot import THIRD_PARTY_DIRS, Snapshot, glob_regex
 
 DVC_URL = "https://skaftenicki.github.io/dtu_mlops/s2_organisation_and_version_control/dvc/"
 MB = 1024 * 1024
@@ -25,12 +25,18 @@ _GENERATED_FOLDERS = {
     "lightning_logs": "Lightning logs folder",
     "mlruns": "MLflow runs folder",
 }
-# Installed third-party code. `env` is also a common name for a folder of settings, so it
-# counts only when it holds `pyvenv.cfg` (any folder holding that file is an environment).
-_VENV_NAMES = frozenset({".venv", "venv"})
-_THIRD_PARTY_FOLDERS = {
+# Installed third-party code (the snapshot's own list, so criteria agree on what is not the
+# group's code). `env` is also a common name for a folder of settings, so it counts only
+# when it holds `pyvenv.cfg`, like any folder holding that file.
+_THIRD_PARTY_LABELS = {
+    ".venv": "virtual environment",
+    "venv": "virtual environment",
     "site-packages": "folder of installed Python packages",
+    "__pypackages__": "folder of installed Python packages",
     "node_modules": "folder of installed Node packages",
+    ".tox": "tox environments folder",
+    ".nox": "nox environments folder",
+    ".eggs": "folder of downloaded eggs",
 }
 # `.env.example` and friends are the good practice: placeholders committed instead of values.
 _ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist", "default", "defaults", "tpl"})
@@ -106,10 +112,8 @@ def _junk_folder(path: str, roots: dict[str, tuple[str, bool]]) -> tuple[str, st
         if prefix in roots:
             label, third_party = roots[prefix]
             return prefix, label, third_party
-        if name in _VENV_NAMES:
-            return prefix, "virtual environment", True
-        if name in _THIRD_PARTY_FOLDERS:
-            return prefix, _THIRD_PARTY_FOLDERS[name], True
+        if name in THIRD_PARTY_DIRS:
+            return prefix, _THIRD_PARTY_LABELS.get(name, "folder of third-party code"), True
         if name in _GENERATED_FOLDERS:
             return prefix, _GENERATED_FOLDERS[name], False
         if name.endswith(".egg-info"):

@@ -92,6 +92,7 @@ def test_virtual_environments_are_reported_once_at_their_top(
         "env/lib/python3.11/site-packages/six.py": "",
         "vendor/lib/site-packages/numpy/__init__.py": "",
         "leafs.egg-info/PKG-INFO": "Name: leafs\n",
+        ".tox/py311/lib/python3.11/site-packages/pytest.py": "",
         # A folder of settings named `env` is not an environment without `pyvenv.cfg`.
         "deploy/env/production.yaml": "replicas: 2\n",
     }
@@ -100,6 +101,7 @@ def test_virtual_environments_are_reported_once_at_their_top(
     assert titles == [
         "Committed folder of installed Python packages: vendor/lib/site-packages/",
         "Committed packaging metadata folder: leafs.egg-info/",
+        "Committed tox environments folder: .tox/",
         "Committed virtual environment: .venv/",
         "Committed virtual environment: env/",
     ]
