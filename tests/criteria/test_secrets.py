@@ -30,7 +30,7 @@ from checks import (
     evaluate,
     load_profile,
 )
-from checks.criteria.secrets import SecretFinding, secret_findings
+from checks.criteria.secrets import SecretFinding, redact, secret_findings
 
 ALNUM = string.ascii_letters + string.digits
 HEX = "0123456789abcdef"
@@ -348,7 +348,27 @@ def test_placeholders_and_references_are_not_credentials(
     assert result.status == Status.passed, result.annotations
 
 
+def test_the_redacted_form_never_shows_more_than_a_quarter_of_a_value():
+    assert redact("Zq8!mK2#pL") == "Zq… (10 characters)"
+    assert redact(WANDB) == f"{WANDB[:4]}… (40 characters)"
+    assert redact(GITHUB, "ghp_") == "ghp_… (40 characters)"
+
+
 # -- awkward files ----------------------------------------------------------------------------
+
+
+def test_invalid_yaml_and_toml_are_still_scanned(run_criterion: Callable[..., CriterionResult]):
+    result = run_criterion(
+        "secrets",
+        {
+            "configs/broken.yaml": f"hub:\n  hf_token: {HUGGING_FACE}\n  bad: [unclosed\n",
+            "pyproject.toml": f'[tool.leafs\ntoken = "{GITHUB}"\n',
+        },
+    )
+    assert sorted((a.path, a.start_line) for a in result.annotations) == [
+        ("configs/broken.yaml", 2),
+        ("pyproject.toml", 2),
+    ]
 
 
 def test_a_token_split_over_two_string_literals_is_not_joined(
