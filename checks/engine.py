@@ -79,7 +79,10 @@ class _Evaluation:
     """One run of the selected criteria over one snapshot, memoised by criterion id."""
 
     def __init__(self, snapshot: Snapshot, profile: Profile, repo: RepoConfig) -> None:
-        self.snapshot = snapshot
+        # A group may hide vendored or generated files from the criteria, but not from the
+        # ones it may not be exempted from (a committed key stays a committed key).
+        self.course_view = snapshot.excluding(profile.exclude)
+        self.group_view = self.course_view.excluding(repo.exclude)
         self.profile = profile
         self.catalog = all_criteria()
         self.selected = [c for c in profile.selected(list(self.catalog)) if c in self.catalog]
@@ -134,7 +137,8 @@ class _Evaluation:
                 )
         context = Context({**criterion.thresholds, **settings.thresholds}, self.result)
         try:
-            outcome = criterion.check(self.snapshot, context)
+            view = self.group_view if settings.exemptable else self.course_view
+            outcome = criterion.check(view, context)
         except Exception as exc:  # one broken criterion must not hide the others
             message = f"{type(exc).__name__}: {exc}"[:300]
             return CriterionResult(
@@ -184,7 +188,6 @@ def evaluate(target: Snapshot | str | os.PathLike[str], profile: Profile) -> Rep
     started = time.perf_counter()
     snapshot = target if isinstance(target, Snapshot) else Snapshot(Path(target))
     repo, config_result = read_repo_config(snapshot)
-    snapshot = snapshot.excluding([*profile.exclude, *repo.exclude])
     run = _Evaluation(snapshot, profile, repo)
     for cid in run.selected:
         run.result(cid)

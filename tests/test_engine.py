@@ -9,14 +9,14 @@ import pytest
 
 from checks import Annotation, Conclusion, Severity, Snapshot, Status, evaluate, load_profile
 from checks.profile import CriterionSettings, Profile
-from checks.registry import REGISTRY, Context, Outcome, criterion, failed, passed
+from checks.registry import REGISTRY, Context, Outcome, all_criteria, criterion, failed, passed
 
 
 @pytest.fixture
 def scratch_criteria() -> Iterator[list[str]]:
     """Register throw-away criteria for one test and remove them afterwards."""
     added: list[str] = []
-    before = set(REGISTRY)
+    before = set(all_criteria())  # the catalog, imported before the test adds its own
     yield added
     for cid in set(REGISTRY) - before:
         del REGISTRY[cid]
@@ -235,3 +235,15 @@ def test_evaluating_an_empty_repository_gives_a_full_report(tmp_path: Path) -> N
     assert all(r.status != Status.error for r in report.results), [
         (r.id, r.summary) for r in report.results if r.status == Status.error
     ]
+
+
+def test_a_group_cannot_hide_a_committed_secret_by_excluding_its_file(make_repo) -> None:
+    repo = make_repo(
+        {
+            ".github/mlops-mentor.yml": "exclude: [.env, secrets/]\n",
+            ".env": "GITHUB_TOKEN=ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8" + "\n",
+        }
+    )
+    report = evaluate(repo, _profile(["secrets"]))
+    assert report.result("secrets").status == Status.fail
+    assert report.result("secrets").annotations[0].path == ".env"
