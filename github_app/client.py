@@ -8,7 +8,9 @@ different fake servers) never share one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
@@ -60,6 +62,18 @@ class GitHubApp:
             settings.http_timeout, connect=min(10.0, settings.http_timeout)
         )
         self._retry = retry_policy(settings.http_retries, settings.retry_backoff)
+        self._first_calls: dict[int, threading.Lock] = {}
+
+    @contextmanager
+    def one_at_a_time(self, installation_id: int) -> Iterator[None]:
+        """Serialise a job's first request per installation.
+
+        Without it, jobs starting together with no cached token each mint one (githubkit
+        does not coordinate threads); with it, the first mints and the others reuse it.
+        """
+        # setdefault is atomic: two threads always get the same lock.
+        with self._first_calls.setdefault(installation_id, threading.Lock()):
+            yield
 
     def installation(
         self,

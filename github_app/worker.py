@@ -73,7 +73,8 @@ class Evaluator:
         )
         try:
             with gh:
-                run_id = self._create_run(gh, job)
+                with self.github.one_at_a_time(job.installation):
+                    run_id = self._create_run(gh, job)
                 try:
                     completion = self._evaluate(gh, job)
                     self._post(gh, job, run_id, completion)

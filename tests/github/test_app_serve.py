@@ -42,13 +42,14 @@ def server_env(rsa_key: tuple[str, bytes], fake_github: FakeGitHub, tmp_path: Pa
 
 
 @pytest.fixture
-def server(server_env: dict) -> Iterator[str]:
+def server(server_env: dict, tmp_path: Path) -> Iterator[str]:
     """`serve([])` in a subprocess, bound through GUNICORN_CMD_ARGS; yields its base URL."""
     port = free_port()
     env = {**server_env, "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --threads 4"}
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVE], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    # A file, not a pipe: an unread pipe fills up and blocks the server's logging.
+    log_path = tmp_path / "server.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen([sys.executable, "-c", SERVE], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -59,10 +60,12 @@ def server(server_env: dict) -> Iterator[str]:
             time.sleep(0.05)
     else:
         process.kill()
-        pytest.fail(f"server did not start: {process.communicate()[1].decode()[-2000:]}")
+        process.wait()
+        pytest.fail(f"server did not start: {log_path.read_text()[-2000:]}")
     yield url
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
+    log.close()
 
 
 def test_serve_answers_webhooks_under_gunicorn(server: str) -> None:

@@ -1,0 +1,343 @@
+"""The GitHub App against the tests' fake GitHub (real HTTP on loopback), two measurements:
+
+(a) API calls per push: what one push costs in requests to GitHub. The goal is one token
+    per installation per hour, then per push one create, the tarball (GitHub's redirect and
+    the download) and one update per 50 annotations, nothing else.
+(b) Webhook acknowledgement time under gunicorn (`mlops-mentor serve`): p50/p99 over N
+    signed pushes from a few concurrent senders, while the jobs those pushes queue run in
+    the same process (the realistic case: students push while others are evaluated).
+
+    python bench/bench_app.py [--pushes 300] [--senders 4] [--jobs 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "github"))
+
+from fake_github import FakeGitHub  # noqa: E402 - the tests' fake, found through sys.path
+from github_helpers import (  # noqa: E402
+    APP_ID,
+    OWNER,
+    REPO,
+    WEBHOOK_SECRET,
+    deliver,
+    drain,
+    noisy_files,
+    push_payload,
+    sign,
+)
+
+from github_app.settings import Settings  # noqa: E402
+from github_app.web import EXTENSION, create_app  # noqa: E402
+
+SAMPLE = ROOT / "examples" / "sample-project"
+SERVE = "import sys; from github_app.serve import serve; sys.exit(serve(sys.argv[1:]))"
+
+
+def private_key() -> tuple[str, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public
+
+
+def commit(files: dict[str, str], workdir: Path, name: str) -> tuple[str, bytes]:
+    """A real git commit of `files` and its GitHub-shaped archive."""
+    root = workdir / name
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@example.com",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@example.com",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+    }
+
+    def git(*args: str) -> bytes:
+        return subprocess.run(
+            ["git", *args], cwd=root, env=env, check=True, capture_output=True
+        ).stdout
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "bench")
+    sha = git("rev-parse", "HEAD").decode().strip()
+    archive = git("archive", "--format=tar.gz", f"--prefix={OWNER}-{REPO}-{sha[:7]}/", "HEAD")
+    return sha, archive
+
+
+def sample_files() -> dict[str, str]:
+    return {
+        str(p.relative_to(SAMPLE)): p.read_text(encoding="utf-8", errors="replace")
+        for p in SAMPLE.rglob("*")
+        if p.is_file()
+    }
+
+
+def fake_sha(i: int) -> str:
+    return f"{i:040x}"
+
+
+def categorise(path: str) -> str:
+    if path.endswith("/access_tokens"):
+        return "token"
+    if "/tarball/" in path:
+        return "tarball"
+    if path.startswith("/_codeload/"):
+        return "download"
+    if path.endswith("/check-runs"):
+        return "create"
+    if "/check-runs/" in path:
+        return "update"
+    return "other"
+
+
+def api_calls_per_push(key: tuple[str, bytes], workdir: Path, pushes: int) -> list[list[str]]:
+    """(a): pushes of two projects by two installations, each evaluated; calls counted."""
+    fake = FakeGitHub(APP_ID, key[1]).start()
+    rows = []
+    try:
+        settings = Settings(
+            app_id=APP_ID,
+            private_key=key[0],
+            webhook_secret=WEBHOOK_SECRET,
+            api_url=fake.url,
+            data_dir=workdir / "data-a",
+            http_retries=0,
+        )
+        app = create_app(settings)
+        projects = {"sample project": sample_files(), "noisy project": noisy_files()}
+        for number, (label, files) in enumerate(projects.items()):
+            _, archive = commit(files, workdir, label.replace(" ", "-"))
+            fake.calls.clear()
+            fake.check_runs.clear()
+            for installation in (1, 2):
+                # One repository per installation (on GitHub: one per organisation).
+                repo = f"{REPO}-{installation}"
+                for i in range(pushes):
+                    # Distinct commits: a commit already seen would be deduplicated.
+                    sha = fake_sha(number * 100_000 + installation * 10_000 + i)
+                    fake.add_commit(OWNER, repo, sha, archive, installation=installation)
+                    payload = push_payload(sha, installation=installation, repo=repo)
+                    assert deliver(app, "push", payload).status_code == 202
+            drain(app, timeout=300)
+            counts = Counter(categorise(c.path) for c in fake.calls)
+            runs = list(fake.check_runs.values())
+            assert len(runs) == 2 * pushes
+            assert all(r.status == "completed" for r in runs)
+            annotations = statistics.mean(len(r.annotations) for r in runs)
+            total = len(runs)
+            rows.append(
+                [
+                    label,
+                    f"{annotations:.0f}",
+                    str(total),
+                    str(counts["token"]),
+                    f"{counts['create'] / total:.2f}",
+                    f"{counts['tarball'] / total:.2f} + {counts['download'] / total:.2f}",
+                    f"{counts['update'] / total:.2f} (goal {math.ceil(annotations / 50) or 1})",
+                    str(counts["other"]),
+                    f"{(len(fake.calls) - counts['token']) / total:.2f}",
+                ]
+            )
+        app.extensions[EXTENSION].queue.close()
+    finally:
+        fake.stop()
+    return rows
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ack_times(
+    key: tuple[str, bytes], workdir: Path, pushes: int, senders: int, job_workers: int
+) -> tuple[list[float], dict[int, int], float, int]:
+    """(b): signed pushes to `mlops-mentor serve` from `senders` threads; latency of each."""
+    fake = FakeGitHub(APP_ID, key[1]).start()
+    key_file = workdir / "app.pem"
+    key_file.write_text(key[0])
+    port = free_port()
+    env = {
+        **os.environ,
+        "GITHUB_APP_ID": str(APP_ID),
+        "GITHUB_PRIVATE_KEY_PATH": str(key_file),
+        "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "GITHUB_API_URL": fake.url,
+        "MLOPS_MENTOR_DATA_DIR": str(workdir / "data-b"),
+        "MLOPS_MENTOR_QUEUE_SIZE": str(pushes + 10),
+        "MLOPS_MENTOR_WORKERS": str(job_workers),
+        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
+    }
+    _, archive = commit(sample_files(), workdir, "served")
+    bodies = []
+    for i in range(pushes):
+        sha = fake_sha(500_000 + i)
+        fake.add_commit(OWNER, REPO, sha, archive, installation=1)
+        bodies.append(json.dumps(push_payload(sha, installation=1)).encode())
+    # A file, not a pipe: an unread pipe fills up and blocks the server's logging.
+    log = (workdir / "server.log").open("wb")
+    server = subprocess.Popen([sys.executable, "-c", SERVE], env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200)
+        latencies: list[float] = []
+        statuses: Counter[int] = Counter()
+        lock = threading.Lock()
+        local = threading.local()
+
+        def send(i: int) -> None:
+            if not hasattr(local, "client"):
+                local.client = httpx.Client(timeout=30)
+            body = bodies[i]
+            headers = {
+                "X-GitHub-Event": "push",
+                "X-GitHub-Delivery": f"bench-{i}",
+                "X-Hub-Signature-256": sign(body),
+                "Content-Type": "application/json",
+            }
+            started = time.perf_counter()
+            response = local.client.post(f"{url}/webhook", content=body, headers=headers)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                statuses[response.status_code] += 1
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(senders) as pool:
+            list(pool.map(send, range(pushes)))
+        wall = time.perf_counter() - started
+        # Let the queued jobs finish, so the server stops cleanly with every run completed.
+        wait_for(lambda: len(fake.check_runs) == pushes
+                 and all(r.status == "completed" for r in fake.check_runs.values()),
+                 timeout=600)  # fmt: skip
+        completed = len(fake.check_runs)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=120)
+        log.close()
+        fake.stop()
+    return latencies, dict(statuses), wall, completed
+
+
+def wait_for(ready: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if ready():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError("gave up waiting")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]
+    ]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pushes", type=int, default=300, help="signed pushes for (b)")
+    parser.add_argument("--senders", type=int, default=4, help="concurrent senders for (b)")
+    parser.add_argument(
+        "--calls-pushes", type=int, default=10, help="pushes per installation for (a)"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="job worker threads in the server")
+    args = parser.parse_args()
+    key = private_key()
+    # The fake's own request log would drown the tables.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = api_calls_per_push(key, Path(tmp), args.calls_pushes)
+        print("(a) GitHub API calls per push (2 installations, one token cache)")
+        print(
+            table(
+                [
+                    "project",
+                    "annotations",
+                    "pushes",
+                    "tokens minted",
+                    "creates/push",
+                    "tarball + download/push",
+                    "updates/push",
+                    "other",
+                    "calls/push excl. token",
+                ],
+                rows,
+            )
+        )
+        latencies, statuses, wall, completed = ack_times(
+            key, Path(tmp), args.pushes, args.senders, args.jobs
+        )
+    ms = [x * 1000 for x in latencies]
+    print(
+        f"\n(b) Webhook acknowledgement under gunicorn (mlops-mentor serve), {args.pushes} signed "
+        f"pushes, {args.senders} concurrent senders, jobs running meanwhile"
+    )
+    print(
+        table(
+            ["p50 ms", "p90 ms", "p99 ms", "max ms", "answers", "pushes/s", "runs completed"],
+            [
+                [
+                    f"{percentile(ms, 0.50):.1f}",
+                    f"{percentile(ms, 0.90):.1f}",
+                    f"{percentile(ms, 0.99):.1f}",
+                    f"{max(ms):.1f}",
+                    ", ".join(f"{n}×{s}" for s, n in sorted(statuses.items())),
+                    f"{len(ms) / wall:.0f}",
+                    f"{completed}/{args.pushes}",
+                ]
+            ],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
