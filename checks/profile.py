@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -58,6 +58,18 @@ class CriterionSettings(BaseModel):
         return CriterionSettings.model_validate(merged)
 
 
+class ReviewJudge(BaseModel):
+    """One judge of the optional AI review: what it reads and its 1–5 rubric, a sentence each."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str
+    # Which files it reads first: the group's sources, its tests, or its CI/CD configuration.
+    reads: Literal["sources", "tests", "ci"]
+    instructions: str
+    scale: dict[Literal[1, 2, 3, 4, 5], str] = Field(min_length=5)
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -69,6 +81,8 @@ class Profile(BaseModel):
     modules: dict[str, Module] = Field(default_factory=dict)
     criteria: dict[str, CriterionSettings] = Field(default_factory=dict)
     exclude: list[str] = Field(default_factory=list)
+    # The optional AI review's judges by id (github_app/review); empty means no AI review.
+    review: dict[str, ReviewJudge] = Field(default_factory=dict)
 
     def selected(self, registered: list[str]) -> list[str]:
         chosen = registered if self.select == "all" else list(self.select)
