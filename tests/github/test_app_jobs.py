@@ -144,6 +144,16 @@ def test_rerequested_run_and_suite_each_create_a_new_run(
     assert len(fake_github.calls_to("POST", TOKENS)) == 1
 
 
+def test_jobs_starting_together_share_one_token(make_app, fake_github, publish) -> None:
+    app = make_app(workers=3)
+    commits = [publish({**SMALL, "README.md": f"# version {i}\n"}) for i in range(3)]
+    for commit in commits:
+        assert deliver(app, "push", push_payload(commit.sha)).status_code == 202
+    drain(app)
+    assert len(fake_github.check_runs) == 3
+    assert len(fake_github.calls_to("POST", TOKENS)) == 1
+
+
 def test_same_commit_on_two_branches_is_evaluated_once(
     app: Flask, signed_post, fake_github: FakeGitHub, publish
 ) -> None:

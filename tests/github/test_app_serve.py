@@ -84,6 +84,16 @@ def test_serve_answers_webhooks_under_gunicorn(server: str) -> None:
     assert unsigned.status_code == 401
 
 
+def test_the_image_healthcheck_command_passes_against_the_server(server: str) -> None:
+    from test_app_deploy import healthcheck_command
+
+    port = server.rsplit(":", 1)[1]
+    done = subprocess.run(
+        healthcheck_command(), env={**os.environ, "PORT": port}, capture_output=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_oversize_delivery_is_refused_before_the_body_arrives(server: str) -> None:
     host, port = server.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as conn:
