@@ -11,6 +11,9 @@ import pytest
 from checks import CriterionResult, Profile, Report, evaluate, load_profile
 from checks.registry import all_criteria
 
+# The fake GitHub and the app's fixtures, shared by the app, durability and review tests.
+pytest_plugins = ["tests.github.fixtures"]
+
 RepoFiles = Mapping[str, str | bytes]
 
 
@@ -54,7 +57,9 @@ def profile_with(
     criteria = dict(profile.criteria)
     for cid, values in (thresholds or {}).items():
         settings = criteria.get(cid) or profile.settings(cid)
-        criteria[cid] = settings.model_copy(update={"thresholds": {**settings.thresholds, **values}})
+        criteria[cid] = settings.model_copy(
+            update={"thresholds": {**settings.thresholds, **values}}
+        )
     return profile.model_copy(update={"select": wanted, "criteria": criteria})
 
 

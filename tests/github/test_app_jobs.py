@@ -11,10 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Commit
-from fake_github import FakeGitHub
 from flask import Flask
-from github_helpers import (
+
+from github_app.worker import COULD_NOT_FINISH
+from tests.github.fake_github import FakeGitHub
+from tests.github.fixtures import Commit
+from tests.github.github_helpers import (
     INSTALLATION,
     OWNER,
     REPO,
@@ -28,8 +30,6 @@ from github_helpers import (
     push_payload,
     tarball,
 )
-
-from github_app.worker import COULD_NOT_FINISH
 
 RUNS = r"/repos/[^/]+/[^/]+/check-runs"
 RUN = r"/repos/[^/]+/[^/]+/check-runs/\d+"

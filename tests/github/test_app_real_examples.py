@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_github import FakeGitHub
 from flask import Flask
-from github_helpers import deliver, drain
+
+from tests.github.fake_github import FakeGitHub
+from tests.github.github_helpers import deliver, drain
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = next(

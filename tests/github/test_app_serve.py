@@ -14,8 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fake_github import FakeGitHub
-from github_helpers import APP_ID, WEBHOOK_SECRET, sign
+
+from tests.github.fake_github import FakeGitHub
+from tests.github.github_helpers import APP_ID, WEBHOOK_SECRET, sign
 
 SERVE = "import sys; from github_app.serve import serve; sys.exit(serve(sys.argv[1:]))"
 
@@ -85,7 +86,7 @@ def test_serve_answers_webhooks_under_gunicorn(server: str) -> None:
 
 
 def test_the_image_healthcheck_command_passes_against_the_server(server: str) -> None:
-    from test_app_deploy import healthcheck_command
+    from tests.github.test_app_deploy import healthcheck_command
 
     port = server.rsplit(":", 1)[1]
     done = subprocess.run(

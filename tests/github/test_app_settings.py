@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from github_helpers import APP_ID, WEBHOOK_SECRET
 from githubkit.exception import RequestFailed
 from githubkit.response import Response
 from pydantic import ValidationError
@@ -21,6 +20,7 @@ from github_app.jobs import Job, ThreadJobQueue
 from github_app.logs import MASK, Redactor
 from github_app.settings import Settings, SettingsError
 from github_app.web import load_course_profile
+from tests.github.github_helpers import APP_ID, WEBHOOK_SECRET
 
 
 @pytest.fixture

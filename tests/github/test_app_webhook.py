@@ -7,9 +7,11 @@ import logging
 import time
 
 import pytest
-from fake_github import FakeGitHub
 from flask import Flask
-from github_helpers import (
+
+from github_app.settings import GITHUB_MAX_PAYLOAD
+from tests.github.fake_github import FakeGitHub
+from tests.github.github_helpers import (
     INSTALLATION,
     OWNER,
     REPO,
@@ -20,8 +22,6 @@ from github_helpers import (
     queue_of,
     sign,
 )
-
-from github_app.settings import GITHUB_MAX_PAYLOAD
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

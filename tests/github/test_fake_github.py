@@ -10,8 +10,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fake_github import FakeGitHub, check_run_errors
-from github_helpers import APP_ID, INSTALLATION, OWNER, REPO
+
+from tests.github.fake_github import FakeGitHub, check_run_errors
+from tests.github.github_helpers import APP_ID, INSTALLATION, OWNER, REPO
 
 
 @pytest.fixture

@@ -1,40 +1,21 @@
-"""Fixtures for the AI review: a fake model endpoint, settings, and the fake GitHub's fixtures.
+"""Fixtures for the AI review: a fake model endpoint and its settings.
 
-The fake GitHub and its fixtures (`fake_github`, `make_settings`, `rsa_key`) are imported
-from `tests/github/conftest.py`, not copied.
+The fake GitHub's fixtures come from `tests.github.fixtures`, a plugin of the root conftest.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_llm import FakeLLM
 
 from checks.profile import Profile, load_profile
 from checks.snapshot import Snapshot
 from github_app.review.cache import ReviewCache
 from github_app.review.settings import ReviewSettings
-
-_GITHUB_TESTS = Path(__file__).resolve().parent.parent / "github"
-if str(_GITHUB_TESTS) not in sys.path:
-    sys.path.insert(0, str(_GITHUB_TESTS))
-_spec = importlib.util.spec_from_file_location(
-    "github_tests_conftest", _GITHUB_TESTS / "conftest.py"
-)
-assert _spec is not None and _spec.loader is not None
-_github = importlib.util.module_from_spec(_spec)
-# Registered before running it: its dataclasses look their module up by name.
-sys.modules[_spec.name] = _github
-_spec.loader.exec_module(_github)
-# Re-exported so that pytest finds them for the tests in this folder.
-rsa_key = _github.rsa_key
-fake_github = _github.fake_github
-make_settings = _github.make_settings
+from tests.review.fake_llm import FakeLLM
 
 RepoFiles = dict[str, str | bytes]
 

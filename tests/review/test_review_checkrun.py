@@ -6,9 +6,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fake_github import CheckRunState, FakeGitHub
-from fake_llm import FakeLLM, Recorded, Reply, answer
-from github_helpers import INSTALLATION, OWNER, REPO
 from githubkit import GitHub
 
 from checks.profile import Profile
@@ -18,6 +15,9 @@ from github_app.review.cache import ReviewCache
 from github_app.review.checkrun import post_ai_review
 from github_app.review.settings import ReviewSettings
 from github_app.settings import Settings
+from tests.github.fake_github import CheckRunState, FakeGitHub
+from tests.github.github_helpers import INSTALLATION, OWNER, REPO
+from tests.review.fake_llm import FakeLLM, Recorded, Reply, answer
 
 SHA = "c0ffee" + "0" * 34
 RUN_NAME = "MLOps Mentor · AI review"

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fake_llm import FakeLLM, Reply
 
 from github_app.review.cli import add_review_arguments, run_review
+from tests.review.fake_llm import FakeLLM, Reply
 
 Files = dict[str, str | bytes]
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_llm import FakeLLM, Reply, answer
 
 from checks.models import Level
 from checks.profile import Profile
@@ -18,6 +17,7 @@ from checks.snapshot import Snapshot
 from github_app.review.cache import ReviewCache
 from github_app.review.review import review_snapshot
 from github_app.review.settings import ReviewSettings, ReviewSettingsError
+from tests.review.fake_llm import FakeLLM, Reply, answer
 
 TOKEN = "ghp_" + "Zq8xW2vN5mK9jH4gF7dS1aP3oI6uY0tR8eLc"
 AWS = "AKIA" + "Q3VZ7XK2M9PL4TNB"

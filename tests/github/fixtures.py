@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fake_github import FakeGitHub
 from flask import Flask
-from github_helpers import APP_ID, OWNER, REPO, WEBHOOK_SECRET, deliver
 from werkzeug.test import TestResponse
 
 from github_app.settings import Settings
 from github_app.web import EXTENSION, create_app
+from tests.github.fake_github import FakeGitHub
+from tests.github.github_helpers import APP_ID, OWNER, REPO, WEBHOOK_SECRET, deliver
 
 RepoFiles = dict[str, str | bytes]
 
