@@ -14,7 +14,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; a subcommand's heavier arguments load only when it is the one run."""
     from checks.cli import add_check_arguments
 
     parser = _Parser(
@@ -30,6 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the GitHub App's web server (gunicorn; honours GUNICORN_CMD_ARGS)",
         add_help=False,
     )
+    review = commands.add_parser(
+        "review",
+        help="ask the AI judges about a repository folder (needs LLM_BASE_URL and LLM_MODEL)",
+    )
+    if command == "review":
+        from github_app.review.cli import add_review_arguments
+
+        add_review_arguments(review)
     return parser
 
 
@@ -39,7 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from github_app.serve import serve
 
         return serve(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    if args.command == "review":
+        from github_app.review.cli import run_review
+
+        return run_review(args)
     from checks.cli import run_check
 
     return run_check(args)
