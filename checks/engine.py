@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Collection
+from datetime import UTC, datetime
 from pathlib import Path
 
-from checks.models import Annotation, Conclusion, CriterionResult, Level, Report, Severity, Status
+from checks.models import Annotation, CriterionResult, Level, Report, Severity, Status
 from checks.profile import (
     REPO_CONFIG_PATH,
     ConfigProblem,
@@ -78,19 +80,32 @@ def read_repo_config(snapshot: Snapshot) -> tuple[RepoConfig, CriterionResult]:
 class _Evaluation:
     """One run of the selected criteria over one snapshot, memoised by criterion id."""
 
-    def __init__(self, snapshot: Snapshot, profile: Profile, repo: RepoConfig) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        profile: Profile,
+        repo: RepoConfig,
+        course_week: int | None,
+        approved: Collection[str] | None,
+    ) -> None:
+        allowed = profile.repository.allow
         # A group may hide vendored or generated files from the criteria, but not from the
         # ones it may not be exempted from (a committed key stays a committed key).
         self.course_view = snapshot.excluding(profile.exclude)
-        self.group_view = self.course_view.excluding(repo.exclude)
+        self.group_view = (
+            self.course_view.excluding(repo.exclude) if "exclude" in allowed else self.course_view
+        )
         self.profile = profile
+        self.course_week = course_week
         self.catalog = all_criteria()
         self.selected = [c for c in profile.selected(list(self.catalog)) if c in self.catalog]
-        self.exempt = {
+        self.requested = {
             e.criterion: e.reason
-            for e in repo.exemptions
+            for e in (repo.exemptions if "exemptions" in allowed else [])
             if e.criterion in self.catalog and profile.settings(e.criterion).exemptable
         }
+        # Without an approval workflow (the command line), a request is taken at its word.
+        self.approved = set(self.requested) if approved is None else set(approved)
         self.results: dict[str, CriterionResult] = {}
         self._running: set[str] = set()
 
@@ -112,21 +127,29 @@ class _Evaluation:
         severity = settings.severity or criterion.severity
         module = self.profile.modules.get(criterion.module)
         docs_url = settings.docs_url or criterion.docs_url or (module.url if module else "")
+        week = settings.week or (module.week if module else None)
         base = {
             "id": criterion.id,
             "title": criterion.title,
             "module": criterion.module,
             "module_title": module.title if module else "",
-            "week": settings.week or (module.week if module else None),
+            "week": week,
             "docs_url": docs_url,
             "severity": severity,
             "description": criterion.description,
+            "visibility": settings.visibility,
         }
-        if criterion.id in self.exempt:
-            reason = self.exempt[criterion.id]
+        reason = self.requested.get(criterion.id, "")
+        if reason and criterion.id in self.approved:
             return CriterionResult(
-                **base, status=Status.skip, summary=f"Exempt: {reason}", exempt_reason=reason
+                **base,
+                status=Status.skip,
+                summary=f"Exempt: {reason}",
+                exemption="approved",
+                exempt_reason=reason,
             )
+        if reason:
+            base |= {"exemption": "requested", "exempt_reason": reason}
         for needed in criterion.requires:
             dependency = self.result(needed)
             if dependency is not None and dependency.status != Status.passed:
@@ -151,53 +174,51 @@ class _Evaluation:
             "info": Status.info,
             "fail": _SEVERITY_STATUS[severity],
         }[outcome.status]
+        summary = outcome.summary
+        needs_fix = status not in (Status.passed, Status.info)
+        if needs_fix and week and self.course_week is not None and week > self.course_week:
+            # Criteria tighten over the course: a miss before its week is only a heads-up.
+            status = Status.info
+            summary = f"Expected by week {week}: {summary}"
         for annotation in outcome.annotations:
             if annotation.rank == Annotation.model_fields["rank"].default:
                 annotation.rank = criterion.rank
         return CriterionResult(
             **base,
             status=status,
-            summary=outcome.summary,
+            summary=summary,
             details=outcome.details,
-            fix=criterion.fix if status not in (Status.passed, Status.info) else "",
+            fix=criterion.fix if needs_fix else "",
             metrics=outcome.metrics,
             annotations=outcome.annotations,
         )
 
 
-def _conclusion(results: list[CriterionResult]) -> Conclusion:
-    if any(r.status == Status.fail for r in results):
-        return Conclusion.failure
-    scored = [r for r in results if r.status not in (Status.info,) and not r.exempt_reason]
-    if all(r.status == Status.passed for r in scored):
-        return Conclusion.success
-    return Conclusion.neutral
+def evaluate(
+    target: Snapshot | str | os.PathLike[str],
+    profile: Profile,
+    *,
+    at: datetime | None = None,
+    approved_exemptions: Collection[str] | None = None,
+) -> Report:
+    """Run the profile's criteria over a repository snapshot and report on each of them.
 
-
-def _counts_towards_score(result: CriterionResult) -> bool:
-    return (
-        result.severity != Severity.info
-        and result.status != Status.info
-        and not result.exempt_reason
-        and result.id != CONFIG_ID
-    )
-
-
-def evaluate(target: Snapshot | str | os.PathLike[str], profile: Profile) -> Report:
-    """Run the profile's criteria over a repository snapshot and report on each of them."""
+    `at` is when the commit was pushed (criteria tighten week by week from the course's
+    start); `approved_exemptions` are the criterion ids an instructor approved (None: every
+    exemption the group requests is honoured, as on the command line).
+    """
     started = time.perf_counter()
+    at = at or datetime.now(UTC)
     snapshot = target if isinstance(target, Snapshot) else Snapshot(Path(target))
     repo, config_result = read_repo_config(snapshot)
-    run = _Evaluation(snapshot, profile, repo)
+    course_week = profile.schedule.week(at)
+    run = _Evaluation(snapshot, profile, repo, course_week, approved_exemptions)
     for cid in run.selected:
         run.result(cid)
-    results = [config_result] + [run.results[cid] for cid in run.selected]
-    scored = [r for r in results if _counts_towards_score(r)]
-    return Report(
-        profile=profile.name,
-        results=results,
-        passed=sum(r.status == Status.passed for r in scored),
-        total=len(scored),
-        conclusion=_conclusion(results),
+    return Report.of(
+        profile.name,
+        [config_result] + [run.results[cid] for cid in run.selected],
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        course_week=course_week,
+        late=profile.schedule.is_late(at),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -106,7 +106,10 @@ class CriterionResult(BaseModel):
     annotations: list[Annotation] = Field(default_factory=list)
     docs_url: str = ""
     severity: Severity = Severity.recommended
+    # "requested" by the group and waiting for an instructor, or "approved" (then exempt).
+    exemption: Literal["", "requested", "approved"] = ""
     exempt_reason: str = ""
+    visibility: Literal["students", "instructors"] = "students"
 
 
 class Report(BaseModel):
@@ -116,6 +119,57 @@ class Report(BaseModel):
     total: int
     conclusion: Conclusion
     duration_ms: float
+    # The course week the commit was evaluated in, and whether it came after the deadline.
+    course_week: int | None = None
+    late: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        profile: str,
+        results: list[CriterionResult],
+        *,
+        duration_ms: float,
+        course_week: int | None = None,
+        late: bool = False,
+    ) -> Report:
+        """A report over `results`, scored: exemptions, facts and the config check don't count."""
+        scored = [
+            r
+            for r in results
+            if r.severity != Severity.info
+            and r.status != Status.info
+            and r.exemption != "approved"
+            and r.id != "config"
+        ]
+        if any(r.status == Status.fail for r in results):
+            conclusion = Conclusion.failure
+        elif all(r.status == Status.passed for r in scored):
+            conclusion = Conclusion.success
+        else:
+            conclusion = Conclusion.neutral
+        return cls(
+            profile=profile,
+            results=results,
+            passed=sum(r.status == Status.passed for r in scored),
+            total=len(scored),
+            conclusion=conclusion,
+            duration_ms=duration_ms,
+            course_week=course_week,
+            late=late,
+        )
+
+    def for_students(self) -> Report:
+        """The report without instructor-only criteria: what a check run may show."""
+        if all(r.visibility == "students" for r in self.results):
+            return self
+        return Report.of(
+            self.profile,
+            [r for r in self.results if r.visibility == "students"],
+            duration_ms=self.duration_ms,
+            course_week=self.course_week,
+            late=self.late,
+        )
 
     def result(self, criterion_id: str) -> CriterionResult:
         for result in self.results:

@@ -7,11 +7,12 @@ may switch criteria off, change severities and thresholds; a group's own
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from checks.models import Severity
 from checks.parsing import Parsed, parse_yaml, yaml_line
@@ -48,6 +49,8 @@ class CriterionSettings(BaseModel):
     week: int | None = None
     exemptable: bool = True
     docs_url: str | None = None
+    # Instructor-only results are stored and shown on the dashboard, never in the check run.
+    visibility: Literal["students", "instructors"] = "students"
 
     def over(self, base: CriterionSettings) -> CriterionSettings:
         """These settings applied on top of `base` (thresholds merged key by key)."""
@@ -70,6 +73,42 @@ class ReviewJudge(BaseModel):
     scale: dict[Literal[1, 2, 3, 4, 5], str] = Field(min_length=5)
 
 
+class Schedule(BaseModel):
+    """The course's calendar: criteria tighten week by week from `start`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: date | None = None
+    deadline: datetime | None = None
+
+    @field_validator("deadline")
+    @classmethod
+    def _aware(cls, deadline: datetime | None) -> datetime | None:
+        # A deadline written without a zone is read as UTC rather than the server's zone.
+        if deadline is not None and deadline.tzinfo is None:
+            return deadline.replace(tzinfo=UTC)
+        return deadline
+
+    def week(self, at: datetime) -> int | None:
+        """The course week `at` falls in (1 for the first seven days), or None without a start."""
+        if self.start is None:
+            return None
+        return max(1, (at.date() - self.start).days // 7 + 1)
+
+    def is_late(self, at: datetime) -> bool:
+        return self.deadline is not None and at > self.deadline
+
+
+class RepositoryPolicy(BaseModel):
+    """What a group's own `.github/mlops-mentor.yml` may do (never more than these two)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allow: list[Literal["exclude", "exemptions"]] = Field(
+        default_factory=lambda: ["exclude", "exemptions"]
+    )
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -83,6 +122,8 @@ class Profile(BaseModel):
     exclude: list[str] = Field(default_factory=list)
     # The optional AI review's judges by id (github_app/review); empty means no AI review.
     review: dict[str, ReviewJudge] = Field(default_factory=dict)
+    schedule: Schedule = Field(default_factory=Schedule)
+    repository: RepositoryPolicy = Field(default_factory=RepositoryPolicy)
 
     def selected(self, registered: list[str]) -> list[str]:
         chosen = registered if self.select == "all" else list(self.select)
@@ -90,10 +131,6 @@ class Profile(BaseModel):
 
     def settings(self, criterion_id: str) -> CriterionSettings:
         return self.criteria.get(criterion_id, CriterionSettings())
-
-    def module_label(self, module: str) -> str:
-        info = self.modules.get(module)
-        return f"{module} {info.title}" if info else module or "Course setup"
 
 
 class CourseConfig(BaseModel):
@@ -104,13 +141,23 @@ class CourseConfig(BaseModel):
     profile: str = DEFAULT_PROFILE
     criteria: dict[str, CriterionSettings] = Field(default_factory=dict)
     exclude: list[str] = Field(default_factory=list)
+    start: date | None = None
+    deadline: datetime | None = None
+    # Branches the app evaluates (globs such as "main" or "feature/*"); empty means all.
+    branches: list[str] = Field(default_factory=list)
+    repository: RepositoryPolicy = Field(default_factory=RepositoryPolicy)
 
     def apply(self, profile: Profile) -> Profile:
         criteria = dict(profile.criteria)
         for cid, settings in self.criteria.items():
             criteria[cid] = settings.over(criteria.get(cid, CriterionSettings()))
         return profile.model_copy(
-            update={"criteria": criteria, "exclude": [*profile.exclude, *self.exclude]}
+            update={
+                "criteria": criteria,
+                "exclude": [*profile.exclude, *self.exclude],
+                "schedule": Schedule(start=self.start, deadline=self.deadline),
+                "repository": self.repository,
+            }
         )
 
 

@@ -82,25 +82,32 @@ def summary_markdown(report: Report, limit: int = GITHUB_TEXT_LIMIT) -> str:
     todo = needs_work(report)
     passing = [r for r in report.results if r.status == Status.passed]
     others = [r for r in report.results if r.status in (Status.info, Status.skip)]
+    when = f"Course week {report.course_week}. " if report.course_week else ""
+    if report.late:
+        when += "⏰ Pushed after the deadline: evaluated as usual and marked late. "
     sections = [
-        f"### {title_line(report)}\n\n{CONCLUSION_LINE[report.conclusion.value]}",
+        f"### {title_line(report)}\n\n{when}{CONCLUSION_LINE[report.conclusion.value]}",
     ]
     if todo:
         sections.append(
             "#### What to work on first\n\n" + "\n".join(_needs_work_entry(r) for r in todo)
         )
-    exempt = [r for r in report.results if r.exempt_reason]
+    exempt = [r for r in report.results if r.exemption]
     if exempt:
         sections.append(
             "#### Exemptions\n\n"
-            + "\n".join(f"- **{r.title}**: {_one_line(r.exempt_reason)}" for r in exempt)
+            + "\n".join(
+                f"- **{r.title}**: {_one_line(r.exempt_reason)}"
+                + ("" if r.exemption == "approved" else " _(requested: waiting for approval)_")
+                for r in exempt
+            )
         )
     if passing:
         sections.append(
             f"<details><summary>✅ {len(passing)} practices in place</summary>\n\n"
             f"{_table(passing)}\n\n</details>"
         )
-    others = [r for r in others if not r.exempt_reason]
+    others = [r for r in others if r.exemption != "approved"]
     if others:
         sections.append(
             f"<details><summary>🔎 {len(others)} for information or waiting on others</summary>"
