@@ -66,7 +66,7 @@ def render_text(report: Report, colour: bool | None = None) -> str:
         current = None
         for result in results:
             label = module_label(result)
-            if label != current:
+            if label != current and label != week_name(week):
                 out.append(f"  {label}")
                 current = label
             out.extend(_criterion_block(result, width, colour))
