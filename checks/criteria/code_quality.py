@@ -5,15 +5,14 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from checks.criteria.lint import DOCS_TYPING_CODES, Definition, RuffRun, plural, ruff_run
+from checks.criteria.testing import suite_files
 from checks.models import Annotation, Level
 from checks.registry import Context, Outcome, criterion, failed, info, passed
 from checks.snapshot import Snapshot
 
-TEST_FILES = ("test_*.py", "*_test.py")
 _DOCSTRING_CODES = frozenset({"D102", "D103"})
 _QUOTED = re.compile(r"`([^`]+)`")
 
@@ -155,7 +154,7 @@ def docs_typing(snapshot: Snapshot, context: Context) -> Outcome:
 
 # -- test-quality -----------------------------------------------------------------------------
 
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
 # pytest's own ways of checking, and unittest's `self.fail`.
 _CHECKING_CALLS = frozenset({"raises", "warns", "approx", "fail", "deprecated_call"})
 # unittest's `self.assertEqual`, numpy's `assert_allclose`, mock's `assert_called_once`,
@@ -163,21 +162,18 @@ _CHECKING_CALLS = frozenset({"raises", "warns", "approx", "fail", "deprecated_ca
 _CHECKING_PREFIXES = ("assert", "check", "verify", "expect")
 
 
-def _tests(module: ast.Module) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
-    """Tests as pytest collects them: `test*` functions, and `test*` methods of test classes."""
-    for node in module.body:
-        if isinstance(node, _FUNCTIONS) and node.name.startswith("test"):
-            yield node.name, node
-        elif isinstance(node, ast.ClassDef) and (
-            node.name.startswith("Test")
-            or any(ast.unparse(b).endswith("TestCase") for b in node.bases)
-        ):
-            for item in node.body:
-                if isinstance(item, _FUNCTIONS) and item.name.startswith("test"):
-                    yield f"{node.name}.{item.name}", item
+def _functions_by_line(body: list[ast.stmt]) -> dict[int, _Function]:
+    """The functions of a module and of its (nested) classes, by the line of their `def`."""
+    found: dict[int, _Function] = {}
+    for node in body:
+        if isinstance(node, _Function):
+            found[node.lineno] = node
+        elif isinstance(node, ast.ClassDef):
+            found.update(_functions_by_line(node.body))
+    return found
 
 
-def _checks_something(test: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+def _checks_something(test: _Function) -> bool:
     for node in ast.walk(test):
         # An explicit `raise` fails the test on purpose just like a failed assert.
         if isinstance(node, ast.Assert | ast.Raise):
@@ -214,22 +210,22 @@ def test_quality(snapshot: Snapshot, context: Context) -> Outcome:
     A test needs an `assert` (or `pytest.raises`, `pytest.approx`, unittest's
     `self.assert…`, or a helper named `assert…`/`check…`/`verify…`/`expect…`); without
     one it only proves that the code runs without crashing, not that it gives the right
-    answer. Test files are `test_*.py` and `*_test.py`.
+    answer. The tests are those pytest would collect from `test_*.py` and `*_test.py`.
     """
-    paths = snapshot.named(*TEST_FILES)
+    # The very tests the `tests` criterion counts, so both speak of the same number.
+    suite = suite_files(snapshot)
     tests = 0
     silent: list[tuple[str, str, int]] = []
-    unparsed: list[str] = []
-    for path in paths:
-        parsed = snapshot.python(path)
-        if not parsed.ok:
-            unparsed.append(path)
+    unparsed = [f.path for f in suite if f.error is not None]
+    for suite_file in suite:
+        if suite_file.error is not None or not suite_file.tests:
             continue
-        for name, node in _tests(parsed.data):
+        functions = _functions_by_line(snapshot.python(suite_file.path).data.body)
+        for test in suite_file.tests:
             tests += 1
-            if not _checks_something(node):
-                silent.append((path, name, node.lineno))
-    metrics = {"test_files": len(paths), "tests": tests, "tests_without_assertions": len(silent)}
+            if not _checks_something(functions[test.line]):
+                silent.append((suite_file.path, test.name, test.line))
+    metrics = {"test_files": len(suite), "tests": tests, "tests_without_assertions": len(silent)}
     details = (
         f"Could not read (not valid Python, binary or too large): {', '.join(unparsed)}."
         if unparsed
@@ -237,13 +233,13 @@ def test_quality(snapshot: Snapshot, context: Context) -> Outcome:
     )
     if not tests:
         found = (
-            f"in {plural(len(paths), 'test file')}"
-            if paths
+            f"in {plural(len(suite), 'test file')}"
+            if suite
             else "(no test_*.py or *_test.py files)"
         )
         return info(f"No tests found {found}.", details=details, metrics=metrics)
     if not silent:
-        files = plural(len(paths) - len(unparsed), "file")
+        files = plural(len(suite) - len(unparsed), "file")
         return passed(
             f"Every test asserts something ({plural(tests, 'test')} in {files}).",
             details=details,

@@ -23,6 +23,7 @@ from typing import IO, NamedTuple
 
 from ruff import find_ruff_bin
 
+from checks.criteria.structure import is_test_path
 from checks.models import Annotation, Level
 from checks.registry import Context, Outcome, criterion, failed, info, passed
 from checks.snapshot import Snapshot
@@ -317,7 +318,6 @@ def _repository_config(snapshot: Snapshot) -> _Config:
 # prefix several times faster.
 _DEF = re.compile(r"def[ \t]+(\w+)")
 _CLASS = re.compile(r"class[ \t]+(\w+)")
-_TEST_FOLDERS = frozenset({"test", "tests"})
 
 
 def _private(name: str) -> bool:
@@ -327,14 +327,9 @@ def _private(name: str) -> bool:
 
 def documentable(path: str) -> bool:
     """Files whose functions should be documented: not tests, not private modules."""
-    *folders, name = path.split("/")
-    test = (
-        name.startswith("test_")
-        or name.endswith("_test.py")
-        or name == "conftest.py"
-        or any(folder in _TEST_FOLDERS for folder in folders)
+    return not is_test_path(path) and not any(
+        _private(part.removesuffix(".py")) for part in path.split("/")
     )
-    return not test and not any(_private(part.removesuffix(".py")) for part in path.split("/"))
 
 
 def definitions(text: str) -> list[Definition]:

@@ -476,7 +476,7 @@ class TestModel:
         await train(1)
 
 
-class ModelCase(unittest.TestCase):
+class TestModelCase(unittest.TestCase):
     def test_equal(self):
         self.assertEqual(train(1), 2)
 
@@ -513,7 +513,7 @@ def test_test_quality_counts_pytest_raises_as_asserting(run_criterion: Run) -> N
         "    with pytest.raises(ValueError):\n        int('x')\n"
     )
     other = (
-        "import unittest\n\n\nclass Case(unittest.TestCase):\n"
+        "import unittest\n\n\nclass TestCase(unittest.TestCase):\n"
         "    def test_x(self):\n        self.fail()\n"
     )
     result = run_criterion("test-quality", {"tests/test_a.py": code, "b_test.py": other})
