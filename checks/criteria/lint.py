@@ -144,7 +144,10 @@ def rule_names() -> dict[str, str]:
 
 
 def ruff_run(snapshot: Snapshot, timeout_s: float) -> RuffRun:
-    """The one ruff run over this snapshot, shared by every criterion that needs it."""
+    """The one ruff run over this snapshot, shared by every criterion that needs it.
+
+    The first criterion to ask starts it, with its own time limit.
+    """
     outcome = snapshot.memo("ruff", lambda snap: _capture(snap, timeout_s))
     if isinstance(outcome, RuffError):
         raise outcome
