@@ -77,8 +77,11 @@ def _fit(sections: list[str], tail: list[str], limit: int) -> str:
     return ("\n\n".join([*kept, *tail]) + note)[:limit]
 
 
-def summary_markdown(report: Report, limit: int = GITHUB_TEXT_LIMIT) -> str:
-    """The check run's summary: what needs work first, passing items folded, a score line."""
+def summary_markdown(report: Report, limit: int = GITHUB_TEXT_LIMIT, *, preamble: str = "") -> str:
+    """The check run's summary: what needs work first, passing items folded, a score line.
+
+    `preamble` (e.g. what changed since the last evaluation) goes first, within `limit`.
+    """
     todo = needs_work(report)
     passing = [r for r in report.results if r.status == Status.passed]
     others = [r for r in report.results if r.status in (Status.info, Status.skip)]
@@ -88,6 +91,8 @@ def summary_markdown(report: Report, limit: int = GITHUB_TEXT_LIMIT) -> str:
     sections = [
         f"### {title_line(report)}\n\n{when}{CONCLUSION_LINE[report.conclusion.value]}",
     ]
+    if preamble:
+        sections.insert(0, preamble)
     if todo:
         sections.append(
             "#### What to work on first\n\n" + "\n".join(_needs_work_entry(r) for r in todo)
