@@ -62,6 +62,10 @@ class Context:
 
 
 Check = Callable[["Snapshot", Context], Outcome]
+# Starts slow work a criterion will need (a subprocess, say) before any criterion runs, so
+# that it proceeds on another core while the others work. It only starts: what it
+# starts is collected, and any failure reported, by the criterion itself.
+Prefetch = Callable[["Snapshot"], None]
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Criterion:
     docs_url: str = ""
     # Lower ranks put this criterion's annotations first when the app must cap them.
     rank: int = 50
+    prefetch: Prefetch | None = None
 
     @property
     def description(self) -> str:
@@ -97,8 +102,13 @@ def criterion(
     thresholds: Mapping[str, Any] | None = None,
     docs_url: str = "",
     rank: int = 50,
+    prefetch: Prefetch | None = None,
 ) -> Callable[[Check], Check]:
-    """Register a criterion under a stable id (its docstring is its user-facing description)."""
+    """Register a criterion under a stable id (its docstring is its user-facing description).
+
+    `prefetch`, if given, is called with the snapshot the criterion will see before any
+    criterion runs, and the criterion itself is then run after those without one.
+    """
 
     def register(check: Check) -> Check:
         if id in REGISTRY:
@@ -116,6 +126,7 @@ def criterion(
             thresholds=dict(thresholds or {}),
             docs_url=docs_url,
             rank=rank,
+            prefetch=prefetch,
         )
         return check
 

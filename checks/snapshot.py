@@ -100,6 +100,8 @@ class Snapshot:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise NotADirectoryError(f"not a directory: {root}")
+        # Files are opened by plain strings: a `Path` per read costs more than the read.
+        self._prefix = os.path.join(str(self.root), "")
         self.read_cap = read_cap
         self._exclude = _compile_globs(exclude)
         self._files: dict[str, FileEntry] = {}
@@ -115,7 +117,7 @@ class Snapshot:
         return self._exclude is not None and self._exclude.match(rel) is not None
 
     def _walk(self) -> None:
-        stack = [("", self.root)]
+        stack = [("", str(self.root))]
         while stack:
             prefix, directory = stack.pop()
             try:
@@ -133,7 +135,7 @@ class Snapshot:
                 if stat.S_ISDIR(info.st_mode):
                     if entry.name not in SKIPPED_DIRS:
                         self._dirs.add(rel)
-                        stack.append((rel + "/", Path(entry.path)))
+                        stack.append((rel + "/", entry.path))
                 elif stat.S_ISREG(info.st_mode):
                     self._files[rel] = FileEntry(rel, info.st_size)
                 elif stat.S_ISLNK(info.st_mode):
@@ -201,14 +203,14 @@ class Snapshot:
 
     def named(self, *patterns: str, case_sensitive: bool = True) -> list[str]:
         """Files whose base name matches one of the patterns, at any depth."""
-        found = []
-        for path in self.paths:
-            name = path.rsplit("/", 1)[-1]
-            if not case_sensitive:
-                name = name.lower()
-            if any(fnmatch.fnmatchcase(name, p) for p in patterns):
-                found.append(path)
-        return found
+        if not patterns:
+            return []
+        # One regex for all the patterns, tried once per name.
+        regex = re.compile("|".join(fnmatch.translate(p) for p in patterns))
+        match = regex.match
+        if case_sensitive:
+            return [p for p in self.paths if match(p[p.rfind("/") + 1 :])]
+        return [p for p in self.paths if match(p[p.rfind("/") + 1 :].lower())]
 
     def under(self, directory: str) -> list[str]:
         prefix = directory.strip("/") + "/"
@@ -237,15 +239,8 @@ class Snapshot:
         entry = self._files.get(rel)
         if entry is None or entry.size > self.read_cap:
             return None
-        path = self.root / rel
-        if entry.is_symlink and self._inside_target(path) is None:
-            return None
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(self.read_cap + 1)
-        except OSError:
-            return None
-        if len(data) > self.read_cap or b"\x00" in data[:8192]:
+        data = self._read(entry, self.read_cap + 1)
+        if data is None or len(data) > self.read_cap or b"\x00" in data[:8192]:
             return None
         try:
             return data.decode("utf-8-sig")
@@ -253,19 +248,40 @@ class Snapshot:
             # Windows editors still save cp1252; latin-1 never fails and keeps line numbers.
             return data.decode("latin-1")
 
+    def _read(self, entry: FileEntry, limit: int) -> bytes | None:
+        """Up to `limit` bytes of a file, or None when it cannot be read."""
+        path = self._prefix + entry.path
+        if entry.is_symlink and self._inside_target(Path(path)) is None:
+            return None
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            # Sized by the walk: asking for `limit` would allocate a buffer of the read cap
+            # for every file, which made reading 10,000 small files four times slower.
+            wanted = min(limit, entry.size + 1)
+            data = os.read(fd, wanted)
+            if len(data) < wanted or len(data) == limit:
+                return data  # the end of the file (the usual case), or all that may be read
+            # The file grew since the walk: read on, up to the limit.
+            parts = [data]
+            size = len(data)
+            while size < limit and (chunk := os.read(fd, limit - size)):
+                parts.append(chunk)
+                size += len(chunk)
+            return b"".join(parts)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
     def raw(self, rel: str, limit: int | None = None) -> bytes:
         """Up to `limit` bytes of a file (binary or not); empty when it cannot be read."""
         entry = self._files.get(rel)
         if entry is None:
             return b""
-        path = self.root / rel
-        if entry.is_symlink and self._inside_target(path) is None:
-            return b""
-        try:
-            with open(path, "rb") as handle:
-                return handle.read(self.read_cap if limit is None else limit)
-        except OSError:
-            return b""
+        return self._read(entry, self.read_cap if limit is None else limit) or b""
 
     def lines(self, rel: str) -> list[str]:
         text = self.text(rel)

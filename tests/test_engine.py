@@ -247,3 +247,90 @@ def test_a_group_cannot_hide_a_committed_secret_by_excluding_its_file(make_repo)
     report = evaluate(repo, _profile(["secrets"]))
     assert report.result("secrets").status == Status.fail
     assert report.result("secrets").annotations[0].path == ".env"
+
+
+def test_prefetch_starts_before_any_criterion_and_its_criterion_runs_last(
+    make_repo, scratch_criteria
+) -> None:
+    events: list[str] = []
+
+    def start(snapshot: Snapshot) -> None:
+        events.append(f"prefetch saw {len(snapshot)} file(s)")
+
+    @criterion("t-slow", title="Slow", module="M7", fix="-", prefetch=start)
+    def slow(snapshot: Snapshot, context: Context) -> Outcome:
+        """Uses what its prefetch started."""
+        events.append("slow")
+        return passed("collected")
+
+    @criterion("t-quick", title="Quick", module="M7", fix="-")
+    def quick(snapshot: Snapshot, context: Context) -> Outcome:
+        """Needs nothing started."""
+        events.append("quick")
+        return passed("quick")
+
+    report = evaluate(make_repo({"a.py": "x\n"}), _profile(["t-slow", "t-quick"]))
+    assert events == ["prefetch saw 1 file(s)", "quick", "slow"]
+    # The report keeps the profile's order, whatever order the criteria ran in.
+    assert [r.id for r in report.results] == ["config", "t-slow", "t-quick"]
+
+
+def test_a_failing_prefetch_leaves_the_criterion_to_report_it(make_repo, scratch_criteria) -> None:
+    def start(snapshot: Snapshot) -> None:
+        raise OSError("could not start the tool")
+
+    @criterion("t-tool", title="Tool", module="M7", fix="-", prefetch=start)
+    def tool(snapshot: Snapshot, context: Context) -> Outcome:
+        """Runs the tool itself when the prefetch could not."""
+        start(snapshot)
+        return passed("never")
+
+    @criterion("t-other", title="Other", module="M7", fix="-")
+    def other(snapshot: Snapshot, context: Context) -> Outcome:
+        """Unaffected."""
+        return passed("fine")
+
+    report = evaluate(make_repo({"a.py": "x\n"}), _profile(["t-tool", "t-other"]))
+    assert report.result("t-tool").status == Status.error
+    assert "could not start the tool" in report.result("t-tool").summary
+    assert report.result("t-other").status == Status.passed
+
+
+def test_an_exempted_criterion_is_not_prefetched(make_repo, scratch_criteria) -> None:
+    started: list[str] = []
+
+    @criterion("t-exempt", title="Exempt", module="M7", fix="-", prefetch=started.append)
+    def exempt(snapshot: Snapshot, context: Context) -> Outcome:
+        """Exempted by the group."""
+        return passed("never runs")
+
+    repo = make_repo(
+        {
+            ".github/mlops-mentor.yml": (
+                "exemptions:\n  - criterion: t-exempt\n    reason: Agreed with the TA.\n"
+            )
+        }
+    )
+    report = evaluate(repo, _profile(["t-exempt"]))
+    assert report.result("t-exempt").exemption == "approved"
+    assert started == []
+
+
+def test_evaluation_restores_the_garbage_collector(make_repo, scratch_criteria) -> None:
+    import gc
+
+    @criterion("t-gc", title="GC", module="M7", fix="-")
+    def collecting(snapshot: Snapshot, context: Context) -> Outcome:
+        """Reports whether the collector runs during the evaluation."""
+        return passed(f"collecting: {gc.isenabled()}")
+
+    assert gc.isenabled()
+    report = evaluate(make_repo({"a.py": "x\n"}), _profile(["t-gc"]))
+    assert report.result("t-gc").summary == "collecting: False"
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        evaluate(make_repo({"a.py": "x\n"}), _profile(["t-gc"]))
+        assert not gc.isenabled()  # a caller's choice is left as it was
+    finally:
+        gc.enable()

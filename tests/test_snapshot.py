@@ -110,3 +110,24 @@ def test_a_pyproject_of_the_wrong_shape_declares_nothing_instead_of_crashing(mak
 def test_toml_errors_point_at_their_line_on_every_python(make_repo) -> None:
     repo = make_repo({"pyproject.toml": "[project]\nname = 'x'\nversion = 1 2\n"})
     assert Snapshot(repo).toml("pyproject.toml").error.line == 3
+
+
+def test_reads_are_sized_by_the_walk_but_see_a_file_that_grew(make_repo) -> None:
+    repo = make_repo({"notes.md": "short\n", "data.bin": b"\x01" * 100})
+    snapshot = Snapshot(repo, read_cap=50)
+    (repo / "notes.md").write_text("short\n" + "more\n" * 5)  # changed after the walk
+    assert snapshot.text("notes.md") == "short\n" + "more\n" * 5
+    assert snapshot.raw("data.bin", 10) == b"\x01" * 10
+    assert snapshot.raw("data.bin") == b"\x01" * 50  # the read cap bounds a raw read
+    assert snapshot.raw("data.bin", 0) == b""
+    (repo / "notes.md").write_text("x" * 60)  # grew past the cap
+    assert Snapshot(repo, read_cap=50).text("notes.md") is None
+    assert snapshot.raw("missing.txt") == b""
+
+
+def test_named_matches_base_names_with_one_pattern_set(make_repo) -> None:
+    repo = make_repo({"tests/test_a.py": "", "b_test.py": "", "src/Dockerfile.api": "", "c.py": ""})
+    snapshot = Snapshot(repo)
+    assert snapshot.named("test_*.py", "*_test.py") == ["b_test.py", "tests/test_a.py"]
+    assert snapshot.named("dockerfile*", case_sensitive=False) == ["src/Dockerfile.api"]
+    assert snapshot.named() == []

@@ -7,7 +7,14 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-from checks.criteria.lint import DOCS_TYPING_CODES, Definition, RuffRun, plural, ruff_run
+from checks.criteria.lint import (
+    DOCS_TYPING_CODES,
+    Definition,
+    RuffRun,
+    plural,
+    ruff_run,
+    start_ruff,
+)
 from checks.criteria.testing import suite_files
 from checks.models import Annotation, Level
 from checks.registry import Context, Outcome, criterion, failed, info, passed
@@ -108,6 +115,7 @@ def _percent(share: float) -> str:
     """,
     thresholds={"min_documented": 0.5, "min_typed": 0.5, "timeout_s": 60},
     rank=70,
+    prefetch=start_ruff,
 )
 def docs_typing(snapshot: Snapshot, context: Context) -> Outcome:
     """Share of your public functions and methods that have a docstring and complete type hints.

@@ -13,6 +13,7 @@ import re
 import subprocess
 import tempfile
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
@@ -479,6 +480,9 @@ class _Ruff:
         except OSError as exc:
             self._stack.close()
             raise RuffError(f"ruff could not be started: {exc}") from exc
+        # Started ahead (a prefetch) for a criterion that then never collects it: stopped
+        # with the snapshot holding it at the latest.
+        weakref.finalize(self, self._stack.close)
 
     def __enter__(self) -> _Ruff:
         return self
@@ -546,17 +550,48 @@ def _refusal(snapshot: Snapshot, stderr: bytes) -> _Refusal:
     )
 
 
-def _run(snapshot: Snapshot, timeout_s: float) -> RuffRun:
+@dataclass
+class _Launch:
+    """ruff started over a snapshot's Python files, not yet waited for."""
+
+    config: _Config
+    files: list[str]
+    skipped: list[str]
+    ruff: _Ruff | None  # None when there is nothing to lint
+    started: float  # time.monotonic()
+
+
+def _launch(snapshot: Snapshot) -> _Launch | RuffError:
     config = _repository_config(snapshot)
     python_files = snapshot.excluding(config.exclude).python_files
     readable = {p: snapshot.files[p].size <= snapshot.read_cap for p in python_files}
     files = [p for p, ok in readable.items() if ok]
     skipped = [p for p, ok in readable.items() if not ok]
-    if not files:
+    started = time.monotonic()
+    try:
+        ruff = _Ruff(snapshot, _command(snapshot, config), files) if files else None
+    except RuffError as exc:
+        return exc
+    return _Launch(config, files, skipped, ruff, started)
+
+
+def start_ruff(snapshot: Snapshot) -> None:
+    """Start the shared ruff run before any criterion runs (the engine's prefetch): ruff
+    then checks the files on another core while the other criteria work."""
+    snapshot.memo("ruff:launch", _launch)
+
+
+def _run(snapshot: Snapshot, timeout_s: float) -> RuffRun:
+    launch = snapshot.memo("ruff:launch", _launch)
+    if isinstance(launch, RuffError):
+        raise launch
+    config, files, skipped = launch.config, launch.files, launch.skipped
+    if launch.ruff is None:
         return RuffRun(findings=[], files=[], definitions={}, skipped=skipped, config=None)
-    deadline = time.monotonic() + timeout_s
-    with _Ruff(snapshot, _command(snapshot, config), files) as ruff:
-        # ruff works in its own processes; Python reads the definitions in the meantime.
+    # The time limit counts from ruff's start, which may have been before this criterion's.
+    deadline = launch.started + timeout_s
+    with launch.ruff as ruff:
+        # While ruff is still at work, Python reads the definitions.
         found = _read_definitions(snapshot, files)
         outcome = ruff.findings(deadline)
     if isinstance(outcome, _Refusal) and config.root is not None:
@@ -654,6 +689,7 @@ def plural(count: int, word: str) -> str:
     """,
     thresholds={"max_findings": 0, "timeout_s": 60},
     rank=40,
+    prefetch=start_ruff,
 )
 def lint(snapshot: Snapshot, context: Context) -> Outcome:
     """Runs ruff, the linter taught in the course, over the repository's Python files.
