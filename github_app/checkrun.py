@@ -80,7 +80,7 @@ class CheckOutput(BaseModel):
 class Completion(BaseModel):
     """How a check run ends: its conclusion, output and every annotation to post."""
 
-    conclusion: Literal["success", "neutral", "failure"]
+    conclusion: Literal["success", "neutral", "failure", "skipped"]
     title: str
     summary: str
     text: str | None = None
@@ -88,15 +88,16 @@ class Completion(BaseModel):
     # Why the report could not be made (archive refused, an error), for the job's log line.
     problem: str | None = None
 
-    def requests(self) -> Iterator[dict[str, Any]]:
+    def requests(self, posted: int = 0) -> Iterator[dict[str, Any]]:
         """The PATCH bodies that post this completion, at most 50 annotations each.
 
         Annotation batches go first while the run is still in progress (GitHub appends
         them); the last request carries the text and completes the run, so a run shown as
-        completed has all its annotations.
+        completed has all its annotations. `posted` annotations are left out: a resumed
+        job's run already has them (the engine gives the same ones, in the same order).
         """
         title = clip(self.title, TITLE_LIMIT)
-        batches = list(_chunks(self.annotations, ANNOTATIONS_PER_REQUEST)) or [[]]
+        batches = list(_chunks(self.annotations[posted:], ANNOTATIONS_PER_REQUEST)) or [[]]
         for batch in batches[:-1]:
             yield {
                 "output": CheckOutput(title=title, summary=self.summary, annotations=batch).body()
@@ -106,6 +107,19 @@ class Completion(BaseModel):
             "conclusion": self.conclusion,
             "output": CheckOutput(
                 title=title, summary=self.summary, text=self.text, annotations=batches[-1]
+            ).body(),
+        }
+
+    def create_body(self, name: str, head_sha: str, external_id: str) -> dict[str, Any]:
+        """A POST body creating the run already completed (no annotations: none to show)."""
+        return {
+            "name": name,
+            "head_sha": head_sha,
+            "external_id": external_id,
+            "status": "completed",
+            "conclusion": self.conclusion,
+            "output": CheckOutput(
+                title=clip(self.title, TITLE_LIMIT), summary=self.summary, text=self.text
             ).body(),
         }
 

@@ -39,6 +39,19 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         from github_app.review.cli import add_review_arguments
 
         add_review_arguments(review)
+    worker = commands.add_parser(
+        "worker",
+        help="run job consumers only, for scale-out (same environment as serve; REDIS_URL "
+        "to share the queue between machines)",
+    )
+    purge = commands.add_parser(
+        "purge", help="delete stored history older than the retention period (default 365 days)"
+    )
+    if command in ("worker", "purge"):
+        from github_app.operations import add_purge_arguments, add_worker_arguments
+
+        add_worker_arguments(worker)
+        add_purge_arguments(purge)
     return parser
 
 
@@ -53,6 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from github_app.review.cli import run_review
 
         return run_review(args)
+    if args.command == "worker":
+        from github_app.operations import run_worker
+
+        return run_worker(args)
+    if args.command == "purge":
+        from github_app.operations import run_purge
+
+        return run_purge(args)
     from checks.cli import run_check
 
     return run_check(args)

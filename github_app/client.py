@@ -8,6 +8,7 @@ different fake servers) never share one.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,32 +21,38 @@ from githubkit.exception import GitHubException, RateLimitExceeded, RequestFaile
 from githubkit.retry import RetryOption
 from githubkit.typing import RetryDecisionFunc
 
+from github_app.metrics import api_response_hook
 from github_app.settings import Settings
 
 USER_AGENT = "mlops-mentor"
-# Waiting out a rate limit longer than this would block a worker; the job fails instead
-# and its check run says so.
-MAX_RATE_LIMIT_WAIT = timedelta(seconds=30)
 # githubkit reads a zero wait as "no hint" and sleeps a minute instead.
 _MIN_WAIT = timedelta(milliseconds=1)
 
 
-def retry_policy(retries: int, backoff: float) -> RetryDecisionFunc:
-    """Retry server errors a few times with exponential backoff, and short rate limits.
+def jittered(seconds: float) -> float:
+    """`seconds` spread over [seconds/2, seconds]: workers failing together retry apart."""
+    return seconds / 2 + random.uniform(0, seconds / 2)
 
-    githubkit's default would sleep until a rate limit resets (up to an hour) and retry
-    every 5xx three times; a job should rather finish and say why.
+
+def retry_policy(retries: int, backoff: float, rate_limit_wait: float = 5.0) -> RetryDecisionFunc:
+    """Retry server errors a few times inside the request, with exponential backoff and
+    jitter, and wait out a rate limit that resets within `rate_limit_wait` seconds.
+
+    githubkit's default would sleep until a rate limit resets (up to an hour), blocking a
+    worker; a longer wait surfaces as `RateLimitExceeded`, and the job is rescheduled
+    for after the reset instead (`github_app.worker`).
     """
 
     def decide(exc: GitHubException, attempt: int) -> RetryOption:
         if attempt >= retries:
             return RetryOption(False)
         if isinstance(exc, RateLimitExceeded):
-            if exc.retry_after <= MAX_RATE_LIMIT_WAIT:
+            if exc.retry_after <= timedelta(seconds=rate_limit_wait):
                 return RetryOption(True, max(exc.retry_after, _MIN_WAIT))
             return RetryOption(False)
         if isinstance(exc, RequestFailed) and exc.response.status_code >= 500:
-            return RetryOption(True, max(timedelta(seconds=backoff * 2**attempt), _MIN_WAIT))
+            wait = timedelta(seconds=jittered(backoff * 2**attempt))
+            return RetryOption(True, max(wait, _MIN_WAIT))
         return RetryOption(False)
 
     return decide
@@ -61,7 +68,9 @@ class GitHubApp:
         self._timeout = httpx.Timeout(
             settings.http_timeout, connect=min(10.0, settings.http_timeout)
         )
-        self._retry = retry_policy(settings.http_retries, settings.retry_backoff)
+        self._retry = retry_policy(
+            settings.http_retries, settings.retry_backoff, settings.rate_limit_wait
+        )
         self._first_calls: dict[int, threading.Lock] = {}
 
     @contextmanager
@@ -80,11 +89,17 @@ class GitHubApp:
         installation_id: int,
         on_request: Callable[[httpx.Request], None] | None = None,
     ) -> GitHub:
-        """A client acting as one installation; `on_request` sees every HTTP request sent.
+        """A client acting as one installation; `on_request` sees every HTTP request sent,
+        and every answer is counted in the metrics (endpoint, status, rate limit left).
 
         Use it as a context manager (`with client:`): one connection pool for the job,
         and streamed downloads need it.
         """
+        hooks: dict[str, list[Callable[..., None]]] = {
+            "response": [api_response_hook(installation_id)]
+        }
+        if on_request:
+            hooks["request"] = [on_request]
         return GitHub(
             self._auth.as_installation(installation_id),
             base_url=self._base_url,
@@ -94,5 +109,5 @@ class GitHubApp:
             http_cache=False,
             cache_strategy=self._tokens,
             auto_retry=self._retry,
-            event_hooks={"request": [on_request]} if on_request else None,
+            event_hooks=hooks,
         )

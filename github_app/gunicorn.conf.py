@@ -7,18 +7,27 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
+
+from github_app.metrics import use_multiprocess_dir
+from github_app.settings import ENV
 
 wsgi_app = "github_app:create_app()"
 bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
-# One process: the in-process job queue and its deduplication of commits live in it.
-# Threads answer deliveries concurrently while jobs run in the queue's own threads.
+# Jobs wait in the durable queue (SQLite file or Redis), shared by every process, so more
+# workers (`--workers 4`) are safe: each answers webhooks with its threads and, unless
+# MLOPS_MENTOR_EMBEDDED_CONSUMER=false, runs a queue consumer of its own.
 workers = 1
 worker_class = "gthread"
 threads = 8
 timeout = 30
-# On shutdown, jobs already running get this long to complete their check runs.
+# On shutdown, jobs already running get this long to complete their check runs (a job
+# cut short is resumed by the next consumer: see github_app.consumer).
 graceful_timeout = 90
+# Metrics of every worker process are added up at scrape time (see github_app.metrics):
+# chosen here, in the master, before any worker imports prometheus-client.
+use_multiprocess_dir(Path(os.environ.get(ENV["data_dir"], "").strip() or "data"))
 accesslog = "-"
 # Each access line: who, what, status, size, and time taken in microseconds.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'
@@ -35,6 +44,8 @@ logconfig_dict: dict[str, Any] = {
         # httpx logs every URL at INFO, including download links with temporary tokens.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # huey logs every task at INFO; our own "job" line says more.
+        "huey": {"level": "WARNING"},
     },
     "handlers": {
         "console": {
@@ -65,3 +76,22 @@ def on_starting(server: Any) -> None:
     if problem:
         print(f"mlops-mentor: {problem}", file=sys.stderr)
         raise SystemExit(2)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Start this worker's embedded queue consumer (threads beside the web threads)."""
+    from github_app.consumer import JobConsumer
+    from github_app.web import EXTENSION
+
+    services = worker.wsgi.extensions[EXTENSION]
+    if services.settings.embedded_consumer:
+        consumer = JobConsumer(services, embedded=True)
+        consumer.start()
+        worker.mlops_mentor_consumer = consumer
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Let the consumer's running jobs finish before the master's graceful timeout."""
+    consumer = getattr(worker, "mlops_mentor_consumer", None)
+    if consumer is not None:
+        consumer.stop(timeout=max(1.0, server.cfg.graceful_timeout - 5))

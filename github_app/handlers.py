@@ -1,10 +1,11 @@
-"""What each webhook means for us. Handlers only turn a payload into a job; they do no I/O."""
+"""What each webhook means for us. Handlers turn a payload into a job for the queue, or into
+a record in the store; they never call GitHub."""
 
 from __future__ import annotations
 
 import logging
 
-from github_app.jobs import Job, JobQueue, QueueFull
+from github_app.jobs import Job, QueueFull
 from github_app.logs import LOGGER, event
 from github_app.payloads import (
     ZERO_SHA,
@@ -12,34 +13,57 @@ from github_app.payloads import (
     CheckSuiteEvent,
     InstallationEvent,
     PushEvent,
+    Repository,
     is_sha,
 )
 from github_app.routing import Delivery, InvalidPayload, Reply, Router
+from github_app.services import Services
+from github_app.store import InstallationRemoved, RepositoryInfo
 
 logger = logging.getLogger(LOGGER)
 router = Router()
 
 
-def enqueue(jobs: JobQueue, job: Job) -> Reply:
+def enqueue(services: Services, job: Job) -> Reply:
     extra = {"repository": job.full_name, "sha": job.sha}
     try:
-        queued = jobs.submit(job)
+        queued = services.queue.submit(job)
     except QueueFull as exc:
         # A failed delivery is visible in the app's settings and can be redelivered.
         return Reply(503, "busy", f"{exc}; redeliver later", extra)
+    except InstallationRemoved:
+        return Reply(202, "ignored", "the app was uninstalled from this account", extra)
     if not queued:
-        return Reply(202, "duplicate", "this commit is already queued or was just evaluated", extra)
+        return Reply(
+            202,
+            "duplicate",
+            "this delivery was already taken, or this commit is queued or was just evaluated",
+            extra,
+        )
     return Reply(202, "queued", "", extra)
 
 
+def _job(delivery: Delivery, repository: Repository, installation: int, sha: str) -> Job:
+    return Job(
+        installation=installation,
+        owner=repository.owner.login,
+        repo=repository.name,
+        repository_id=repository.id,
+        default_branch=repository.default_branch,
+        sha=sha,
+        delivery_id=delivery.id,
+    )
+
+
 @router.on("ping")
-def ping(delivery: Delivery, jobs: JobQueue) -> Reply:
+def ping(delivery: Delivery, services: Services) -> Reply:
     return Reply(200, "pong")
 
 
 @router.on("push")
-def push(delivery: Delivery, jobs: JobQueue) -> Reply:
-    """A push to a branch evaluates its new head commit; tags and deletions are ignored."""
+def push(delivery: Delivery, services: Services) -> Reply:
+    """A push to a branch evaluates its new head commit (and keeps the commits it carried);
+    tags and deletions are ignored."""
     payload = delivery.parse(PushEvent)
     if payload.deleted or ZERO_SHA.match(payload.after):
         return Reply(202, "ignored", f"{payload.ref} was deleted")
@@ -47,71 +71,90 @@ def push(delivery: Delivery, jobs: JobQueue) -> Reply:
         return Reply(202, "ignored", f"{payload.ref} is not a branch")
     if not is_sha(payload.after):
         raise InvalidPayload("push payload: after is not a commit id")
-    job = Job(
-        installation=payload.installation.id,
-        owner=payload.repository.owner.login,
-        repo=payload.repository.name,
-        sha=payload.after,
-        delivery_id=delivery.id,
-        branch=payload.branch,
+    job = _job(delivery, payload.repository, payload.installation.id, payload.after)
+    return enqueue(
+        services,
+        job.model_copy(
+            update={
+                "branch": payload.branch,
+                "pusher": payload.pusher_login,
+                "pushed_at": payload.pushed_at,
+                "commits": payload.pushed_commits(),
+            }
+        ),
     )
-    return enqueue(jobs, job)
 
 
 @router.on("check_suite", "requested")
-def suite_requested(delivery: Delivery, jobs: JobQueue) -> Reply:
+def suite_requested(delivery: Delivery, services: Services) -> Reply:
     # Every push also requests a suite; the push itself already creates the one run.
     return Reply(202, "ignored", "the push delivery evaluates this commit")
 
 
 @router.on("check_suite", "rerequested")
-def suite_rerequested(delivery: Delivery, jobs: JobQueue) -> Reply:
+def suite_rerequested(delivery: Delivery, services: Services) -> Reply:
     """ "Re-run all checks": evaluate the suite's commit again, in a new run."""
     payload = delivery.parse(CheckSuiteEvent)
-    job = Job(
-        installation=payload.installation.id,
-        owner=payload.repository.owner.login,
-        repo=payload.repository.name,
-        sha=payload.check_suite.head_sha,
-        delivery_id=delivery.id,
-        branch=payload.check_suite.head_branch,
-        trigger="rerequested",
+    job = _job(delivery, payload.repository, payload.installation.id, payload.check_suite.head_sha)
+    return enqueue(
+        services,
+        job.model_copy(
+            update={"branch": payload.check_suite.head_branch, "trigger": "rerequested"}
+        ),
     )
-    return enqueue(jobs, job)
 
 
 @router.on("check_run", "rerequested")
-def run_rerequested(delivery: Delivery, jobs: JobQueue) -> Reply:
+def run_rerequested(delivery: Delivery, services: Services) -> Reply:
     """ "Re-run" on our check run: evaluate its commit again, in a new run."""
     payload = delivery.parse(CheckRunEvent)
     suite = payload.check_run.check_suite
-    job = Job(
-        installation=payload.installation.id,
-        owner=payload.repository.owner.login,
-        repo=payload.repository.name,
-        sha=payload.check_run.head_sha,
-        delivery_id=delivery.id,
-        branch=suite.head_branch if suite else None,
-        trigger="rerequested",
+    job = _job(delivery, payload.repository, payload.installation.id, payload.check_run.head_sha)
+    return enqueue(
+        services,
+        job.model_copy(
+            update={"branch": suite.head_branch if suite else None, "trigger": "rerequested"}
+        ),
     )
-    return enqueue(jobs, job)
 
 
 @router.on("installation")
 @router.on("installation_repositories")
-def installation(delivery: Delivery, jobs: JobQueue) -> Reply:
-    """Installations are recorded in the log (which repositories the app may now see)."""
+def installation(delivery: Delivery, services: Services) -> Reply:
+    """Installations and the repositories they cover are kept in the store; an uninstall
+    purges everything of that installation (student data is personal data)."""
     payload = delivery.parse(InstallationEvent)
+    store = services.store
+    installation_id = payload.installation.id
     account = payload.installation.account
     event(
         logger,
         "installation",
         delivery=delivery.id,
         action=delivery.name,
-        installation=payload.installation.id,
+        installation=installation_id,
         account=account.login if account else None,
         repositories=[r.full_name for r in payload.repositories or []],
         added=[r.full_name for r in payload.repositories_added or []],
         removed=[r.full_name for r in payload.repositories_removed or []],
     )
+    if not store.claim_delivery(delivery.id, delivery.name, installation_id):
+        return Reply(200, "duplicate", "this delivery was already taken")
+    if delivery.event == "installation" and delivery.action == "deleted":
+        purged = store.remove_installation(installation_id)
+        event(logger, "purge", installation=installation_id, **purged.model_dump())
+        return Reply(200, "purged", f"{purged.total} records of this installation deleted")
+    store.record_installation(
+        installation_id, account.login if account else None, account.type if account else None
+    )
+    added = [*(payload.repositories or []), *(payload.repositories_added or [])]
+    try:
+        store.record_repositories(
+            installation_id, [RepositoryInfo(id=r.id, full_name=r.full_name) for r in added]
+        )
+    except InstallationRemoved:
+        return Reply(200, "ignored", "this installation was removed")
+    removed = [r.id for r in payload.repositories_removed or []]
+    store.remove_repositories(installation_id, removed)
+    store.record_delivery_outcome(delivery.id, "recorded")
     return Reply(200, "recorded")

@@ -1,31 +1,38 @@
-"""Jobs and the queue that runs them, behind one small interface.
+"""Jobs and the durable queue that runs them, behind one small interface.
 
 Webhook handlers turn a delivery into a `Job` and `submit` it; they never wait for it.
-`ThreadJobQueue` runs jobs in a bounded pool of threads in this process. A durable queue
-(huey, a database) can replace it by implementing `JobQueue` without touching a handler.
+`HueyJobQueue` records the job in the results store and hands a task to huey: a SQLite
+file in the data folder by default (one machine, no extra service), Redis when
+`REDIS_URL` is set (any number of workers on any number of machines). The task carries
+only the evaluation's id and the attempt it is for; the store is the source of truth, so
+a task queued twice runs once and a task lost with a dead worker is queued again by a
+recovery sweep (`github_app.consumer`).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Literal, Protocol
 
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey.api import Task
 from pydantic import BaseModel, ConfigDict
 
 from github_app.logs import LOGGER
+from github_app.settings import Settings
+from github_app.store import ClaimedEvaluation, PushedCommit, RepositoryInfo, Store
 
 logger = logging.getLogger(LOGGER)
-# Keys remembered for deduplication; older ones are forgotten first.
-_RECENT_LIMIT = 50_000
+QUEUE_NAME = "mlops-mentor"
+QUEUE_FILE = "queue.db"
+# How often `join` looks at the store while waiting.
+_POLL = 0.05
 
 
 class Job(BaseModel):
-    """One commit to evaluate: plain, serialisable data (a durable queue stores it as JSON)."""
+    """One commit to evaluate: plain data, recorded in the store before it is queued."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -34,22 +41,35 @@ class Job(BaseModel):
     repo: str
     sha: str
     delivery_id: str
+    # GitHub's id of the repository: stable across renames, the store's key.
+    repository_id: int
     branch: str | None = None
     trigger: Literal["push", "rerequested"] = "push"
+    default_branch: str | None = None
+    # The rest is history for the store (kept from the push payload), not needed to run.
+    pusher: str | None = None
+    pushed_at: datetime | None = None
+    commits: tuple[PushedCommit, ...] = ()
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.repo}"
 
-    @property
-    def commit_key(self) -> str:
-        """The same commit of the same repository, whichever branch or delivery brought it."""
-        return f"{self.installation}:{self.full_name}@{self.sha}"
-
-    @property
-    def force(self) -> bool:
-        """A re-run somebody asked for is evaluated even if the commit was seen recently."""
-        return self.trigger == "rerequested"
+    @classmethod
+    def of(cls, claimed: ClaimedEvaluation) -> Job:
+        """The job of an evaluation taken up from the store."""
+        owner, _, repo = claimed.repository.partition("/")
+        return cls(
+            installation=claimed.installation_id,
+            owner=owner,
+            repo=repo,
+            sha=claimed.sha,
+            delivery_id=claimed.delivery_id or f"evaluation-{claimed.id}",
+            branch=claimed.branch,
+            trigger="rerequested" if claimed.trigger == "rerequested" else "push",
+            default_branch=claimed.default_branch,
+            repository_id=claimed.repository_id,
+        )
 
 
 class QueueFull(Exception):
@@ -58,7 +78,8 @@ class QueueFull(Exception):
 
 class JobQueue(Protocol):
     def submit(self, job: Job) -> bool:
-        """Queue `job`; False when the same commit is already queued or was just evaluated.
+        """Queue `job`; False when the delivery was seen before or the same commit is
+        already queued or was just evaluated.
 
         Raises `QueueFull` when the queue cannot take more work.
         """
@@ -69,74 +90,123 @@ class JobQueue(Protocol):
         ...
 
     def close(self) -> None:
-        """Stop taking jobs and finish the ones already queued."""
+        """Release the queue's connections."""
         ...
 
 
-class ThreadJobQueue:
-    """A bounded pool of worker threads with deduplication by commit.
+class Runner(Protocol):
+    """What a consumer runs: an evaluation's attempt, and an AI review of a commit."""
 
-    Jobs live in memory: a restart loses the queued ones (the durable queue will not).
+    def run(self, evaluation_id: int, attempt: int) -> str: ...
+
+    def review(self, job: str) -> None: ...
+
+
+def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
+    """The queue: Redis when `REDIS_URL` is set, else a SQLite file in the data folder.
+
+    `immediate` runs each task as it is queued, in the caller's thread (huey's own mode for
+    a single process without a consumer, used by tests that are not about the queue).
+    Results are not stored: a job reports on GitHub and in the store, never to a caller.
     """
+    if immediate:
+        return MemoryHuey(QUEUE_NAME, immediate=True, results=False)
+    if settings.redis_url is not None:
+        return RedisHuey(QUEUE_NAME, url=settings.redis_url.get_secret_value(), results=False)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # A generous busy timeout: several gunicorn workers and consumers share the file.
+    return SqliteHuey(
+        QUEUE_NAME, filename=str(settings.data_dir / QUEUE_FILE), results=False, timeout=30
+    )
 
-    def __init__(
-        self,
-        run: Callable[[Job], object],
-        *,
-        workers: int = 2,
-        max_pending: int = 200,
-        dedupe_seconds: float = 6 * 3600,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._run = run
-        self._max_pending = max_pending
-        self._dedupe_seconds = dedupe_seconds
-        self._clock = clock
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
-        self._done = threading.Condition()
-        self._pending = 0
-        self._recent: OrderedDict[str, float] = OrderedDict()
+
+class HueyJobQueue:
+    """The `JobQueue` of the app: the store records, huey carries (see the module)."""
+
+    def __init__(self, huey: Huey, store: Store, settings: Settings) -> None:
+        self.huey = huey
+        self.store = store
+        self.settings = settings
+        self._runner: Runner | None = None
+        self._evaluate = huey.task(name="evaluate")(self._run)
+        self._review = huey.task(name="review")(self._run_review)
+
+    def attach(self, runner: Runner) -> None:
+        """The runner of tasks in this process (a process that only enqueues needs none)."""
+        self._runner = runner
+
+    def _attached(self) -> Runner:
+        if self._runner is None:
+            raise RuntimeError("a task reached a process whose queue has no runner attached")
+        return self._runner
+
+    def _run(self, evaluation_id: int, attempt: int) -> None:
+        self._attached().run(evaluation_id, attempt)
+
+    def _run_review(self, job: str) -> None:
+        self._attached().review(job)
 
     @property
     def pending(self) -> int:
-        """Jobs queued or running."""
-        return self._pending
+        """Tasks waiting in the queue, ready or scheduled for a retry."""
+        return self.huey.pending_count() + self.huey.scheduled_count()
+
+    def depth(self) -> dict[str, int]:
+        return {"pending": self.huey.pending_count(), "scheduled": self.huey.scheduled_count()}
 
     def submit(self, job: Job) -> bool:
-        with self._done:
-            self._forget_old()
-            if not job.force and job.commit_key in self._recent:
-                return False
-            if self._pending >= self._max_pending:
-                raise QueueFull(f"{self._pending} jobs are already waiting")
-            self._recent[job.commit_key] = self._clock()
-            self._recent.move_to_end(job.commit_key)
-            self._pending += 1
-        self._executor.submit(self._execute, job)
+        if self.huey.pending_count() >= self.settings.queue_size:
+            raise QueueFull(f"{self.settings.queue_size} jobs are already waiting")
+        accepted = self.store.accept_job(
+            delivery_id=job.delivery_id,
+            event_name=job.trigger,
+            installation_id=job.installation,
+            repository=RepositoryInfo(
+                id=job.repository_id,
+                full_name=job.full_name,
+                default_branch=job.default_branch,
+            ),
+            sha=job.sha,
+            branch=job.branch,
+            trigger=job.trigger,
+            pusher=job.pusher,
+            pushed_at=job.pushed_at,
+            commits=job.commits,
+            dedupe_seconds=self.settings.dedupe_seconds,
+            lease_seconds=self.settings.job_lease_seconds,
+        )
+        if accepted.evaluation_id is None:
+            return False
+        # A crash between the store's commit and this line leaves a queued evaluation
+        # without a task: the recovery sweep queues it once its lease runs out.
+        self.enqueue(accepted.evaluation_id, 0)
         return True
 
-    def _forget_old(self) -> None:
-        horizon = self._clock() - self._dedupe_seconds
-        while self._recent:
-            seen = next(iter(self._recent.values()))
-            if seen > horizon and len(self._recent) < _RECENT_LIMIT:
-                break
-            self._recent.popitem(last=False)
+    def enqueue(self, evaluation_id: int, attempt: int, delay: float | None = None) -> None:
+        """Queue the task for `attempt` of an evaluation, now or after `delay` seconds."""
+        if delay:
+            self._evaluate.schedule((evaluation_id, attempt), delay=delay)
+        else:
+            self._evaluate(evaluation_id, attempt)
 
-    def _execute(self, job: Job) -> None:
-        try:
-            self._run(job)
-        except Exception:
-            # The runner reports its own failures on the check run; reaching here is a bug.
-            logger.exception("job for %s@%s crashed", job.full_name, job.sha)
-        finally:
-            with self._done:
-                self._pending -= 1
-                self._done.notify_all()
+    def enqueue_review(self, job: Job) -> None:
+        """Queue the AI review of a commit whose main check run is complete."""
+        self._review(job.model_dump_json(exclude={"commits"}))
+
+    def waiting(self) -> set[int]:
+        """Evaluations that have a task waiting in the queue (ready or scheduled)."""
+        tasks: list[Task] = [*self.huey.pending(), *self.huey.scheduled()]
+        return {int(t.args[0]) for t in tasks if t.name == "evaluate" and t.args}
 
     def join(self, timeout: float | None = None) -> bool:
-        with self._done:
-            return self._done.wait_for(lambda: self._pending == 0, timeout)
+        """Wait until the store has no queued or running evaluation (in any process)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.store.unfinished_count():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL)
+        return True
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        self.huey.storage.close()
+        self.store.close()

@@ -8,9 +8,12 @@ in API paths are validated strictly, so a payload can never steer a request else
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ValidationError
+
+from github_app.store import PushedCommit
 
 ZERO_SHA = re.compile(r"\A0+\Z")
 _SHA = re.compile(r"\A(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")
@@ -43,8 +46,12 @@ class Account(BaseModel):
 
 
 class Repository(BaseModel):
+    id: int
     name: Name
     owner: Account
+    default_branch: str | None = None
+    # In push payloads: when the push happened, in seconds since the epoch.
+    pushed_at: int | str | None = None
 
     @property
     def full_name(self) -> str:
@@ -56,7 +63,17 @@ class Installation(BaseModel):
 
 
 class RepositoryRef(BaseModel):
+    id: int
     full_name: str
+
+
+class InstallationAccount(BaseModel):
+    login: str
+    type: str | None = None
+
+
+class Pusher(BaseModel):
+    name: str | None = None
 
 
 class PushEvent(BaseModel):
@@ -66,10 +83,32 @@ class PushEvent(BaseModel):
     deleted: bool = False
     repository: Repository
     installation: Installation
+    pusher: Pusher | None = None
+    sender: InstallationAccount | None = None
+    # Kept loosely: each becomes a `PushedCommit` (author and message length only).
+    commits: list[dict[str, Any]] = []
 
     @property
     def branch(self) -> str | None:
         return self.ref.removeprefix("refs/heads/") if self.ref.startswith("refs/heads/") else None
+
+    @property
+    def pusher_login(self) -> str | None:
+        """Who pushed: the sender's login, else the pusher's name (the same for a person)."""
+        if self.sender is not None:
+            return self.sender.login
+        return self.pusher.name if self.pusher else None
+
+    @property
+    def pushed_at(self) -> datetime | None:
+        stamp = self.repository.pushed_at
+        return datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int) else None
+
+    def pushed_commits(self) -> tuple[PushedCommit, ...]:
+        """The commits carried, without their messages; entries without an id are dropped."""
+        return tuple(
+            PushedCommit.from_payload(c) for c in self.commits if isinstance(c.get("id"), str)
+        )
 
 
 class CheckSuite(BaseModel):
@@ -92,10 +131,6 @@ class CheckRunEvent(BaseModel):
     check_run: CheckRun
     repository: Repository
     installation: Installation
-
-
-class InstallationAccount(BaseModel):
-    login: str
 
 
 class InstallationDetails(BaseModel):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from github_app.jobs import JobQueue
 from github_app.payloads import describe_invalid
+
+if TYPE_CHECKING:
+    from github_app.services import Services
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,7 +54,7 @@ class Reply:
         return {"outcome": self.outcome, "detail": self.detail, **self.extra}
 
 
-Handler = Callable[[Delivery, JobQueue], Reply]
+Handler = Callable[[Delivery, "Services"], Reply]
 
 
 class Router:
@@ -72,13 +74,13 @@ class Router:
 
         return register
 
-    def dispatch(self, delivery: Delivery, jobs: JobQueue) -> Reply:
+    def dispatch(self, delivery: Delivery, services: Services) -> Reply:
         handler = self._handlers.get((delivery.event, delivery.action)) or self._handlers.get(
             (delivery.event, None)
         )
         if handler is None:
             return Reply(202, "ignored", f"nothing to do for {delivery.name}")
         try:
-            return handler(delivery, jobs)
+            return handler(delivery, services)
         except InvalidPayload as exc:
             return Reply(400, "invalid", str(exc))

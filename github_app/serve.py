@@ -18,11 +18,12 @@ CONFIG_FILE = str(Path(__file__).with_name("gunicorn.conf.py"))
 
 def configuration_problem() -> str | None:
     """The first problem with the environment's configuration, as one line, or None."""
+    from github_app.services import load_course_profile, load_review_settings
     from github_app.settings import Settings, SettingsError
-    from github_app.web import load_course_profile
 
     try:
         load_course_profile(Settings.from_env())
+        load_review_settings()
     except SettingsError as exc:
         return str(exc)
     return None
@@ -56,7 +57,7 @@ class MentorServer(Application):
 
 
 def serve(argv: list[str]) -> int:
-    """Run the web server until it is stopped; the exit status."""
+    """Run the web server (and its embedded queue consumer) until it is stopped."""
     problem = configuration_problem()
     if problem:
         print(f"mlops-mentor: {problem}", file=sys.stderr)

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -45,13 +46,37 @@ class Settings(BaseModel):
     max_extract_files: int | None = Field(default=None, gt=0)
     max_file_bytes: int | None = Field(default=None, gt=0)
     annotation_cap: int = Field(default=500, ge=0)
+    # Jobs run at once by each consumer (`serve`'s embedded one, or `mlops-mentor worker`).
     workers: int = Field(default=2, ge=1, le=64)
-    queue_size: int = Field(default=200, ge=1)
+    # `serve` also consumes the queue; off when separate `mlops-mentor worker`s do it all.
+    embedded_consumer: bool = True
+    # Jobs waiting at most; over it a delivery is answered 503 (GitHub shows it, and it can
+    # be redelivered). The queue is durable: this only guards against a flood.
+    queue_size: int = Field(default=5000, ge=1)
     # How long a commit already evaluated is not evaluated again for another push.
     dedupe_seconds: float = Field(default=6 * 3600, ge=0)
     http_timeout: float = Field(default=30.0, gt=0)
+    # Quick retries of a GitHub 5xx inside one request, before the job itself is retried.
     http_retries: int = Field(default=2, ge=0, le=5)
     retry_backoff: float = Field(default=1.0, ge=0)
+    # A rate limit that resets within this many seconds is waited out in the request;
+    # a longer one reschedules the job instead of blocking a worker.
+    rate_limit_wait: float = Field(default=5.0, ge=0)
+    # Attempts of a job failing on GitHub 5xx, timeouts or rate limits, and the first
+    # delay between them (doubling each time, with jitter), capped at `job_retry_max`.
+    job_attempts: int = Field(default=5, ge=1, le=20)
+    job_retry_delay: float = Field(default=15.0, ge=0)
+    job_retry_max: float = Field(default=900.0, ge=0)
+    # How long a worker holds a job without renewing it; a job whose worker died is
+    # picked up again this long after the worker's last sign of life.
+    job_lease_seconds: float = Field(default=120.0, ge=1)
+    # Where the queue is: Redis (any number of workers on any number of machines) when
+    # set, else a SQLite file in the data folder (one machine).
+    redis_url: SecretStr | None = None
+    # The results store: PostgreSQL or SQLite URL; a SQLite file in the data folder if unset.
+    database_url: SecretStr | None = None
+    # Evaluations, pushed commits and deliveries older than this are deleted.
+    retention_days: float = Field(default=365, gt=0)
 
     @field_validator("private_key")
     @classmethod
@@ -123,7 +148,22 @@ class Settings(BaseModel):
         """Values that must never reach a log line or a check run."""
         key = self.private_key.get_secret_value()
         body = "".join(line for line in key.splitlines() if not line.startswith("-----"))
-        return [self.webhook_secret.get_secret_value(), key.strip(), body]
+        found = [self.webhook_secret.get_secret_value(), key.strip(), body]
+        for url in (self.redis_url, self.database_url):
+            if url is not None:
+                # The whole URL and its password alone (a driver may print either).
+                found.append(url.get_secret_value())
+                password = urlsplit(url.get_secret_value()).password
+                if password:
+                    found.append(password)
+        return found
+
+    def store_url(self) -> str:
+        """The results store's URL: `DATABASE_URL`, else a SQLite file in the data folder."""
+        from github_app.store import database_url
+
+        given = self.database_url.get_secret_value() if self.database_url else None
+        return database_url(self.data_dir, given)
 
 
 PRIVATE_KEY_PATH_VAR = "GITHUB_PRIVATE_KEY_PATH"
@@ -144,9 +184,18 @@ ENV: dict[str, str] = {
     "max_file_bytes": "MLOPS_MENTOR_MAX_FILE_BYTES",
     "annotation_cap": "MLOPS_MENTOR_ANNOTATION_CAP",
     "workers": "MLOPS_MENTOR_WORKERS",
+    "embedded_consumer": "MLOPS_MENTOR_EMBEDDED_CONSUMER",
     "queue_size": "MLOPS_MENTOR_QUEUE_SIZE",
     "dedupe_seconds": "MLOPS_MENTOR_DEDUPE_SECONDS",
     "http_timeout": "MLOPS_MENTOR_HTTP_TIMEOUT",
     "http_retries": "MLOPS_MENTOR_HTTP_RETRIES",
     "retry_backoff": "MLOPS_MENTOR_RETRY_BACKOFF",
+    "rate_limit_wait": "MLOPS_MENTOR_RATE_LIMIT_WAIT",
+    "job_attempts": "MLOPS_MENTOR_JOB_ATTEMPTS",
+    "job_retry_delay": "MLOPS_MENTOR_JOB_RETRY_DELAY",
+    "job_retry_max": "MLOPS_MENTOR_JOB_RETRY_MAX",
+    "job_lease_seconds": "MLOPS_MENTOR_JOB_LEASE_SECONDS",
+    "redis_url": "REDIS_URL",
+    "database_url": "DATABASE_URL",
+    "retention_days": "MLOPS_MENTOR_RETENTION_DAYS",
 }

@@ -1,72 +1,52 @@
-"""The Flask application: `POST /webhook` (verify → parse → route → enqueue) and `GET /healthz`.
+"""The Flask application: `POST /webhook` (verify → parse → route → enqueue), `GET /healthz`
+and `GET /metrics` (Prometheus).
 
-The request thread only verifies, parses and hands a job to the queue; answering takes
-milliseconds whatever the repository, well inside GitHub's 10-second limit.
+The request thread only verifies, parses, records the delivery and hands a job to the
+durable queue; answering takes milliseconds whatever the repository, well inside GitHub's
+10-second limit.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from githubkit.webhooks import verify
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from checks import Profile
-from checks.profile import ProfileError, course_profile, load_course_config
-from github_app.client import GitHubApp
 from github_app.handlers import router
-from github_app.jobs import JobQueue, ThreadJobQueue
-from github_app.logs import LOGGER, REDACTOR, event, protect
+from github_app.logs import LOGGER, event
+from github_app.metrics import CONTENT_TYPE, exposition, instruments
+from github_app.review.settings import ReviewSettings
 from github_app.routing import Delivery, Reply
-from github_app.settings import ENV, Settings, SettingsError
-from github_app.worker import Evaluator
+from github_app.services import Services, build_services, load_review_settings
+from github_app.settings import Settings
 
 logger = logging.getLogger(LOGGER)
 EXTENSION = "mlops_mentor"
 
 
-@dataclass
-class Services:
-    """What the endpoint and the jobs share, hung off `app.extensions["mlops_mentor"]`."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    immediate: bool = False,
+    review: ReviewSettings | None = None,
+) -> Flask:
+    """Build the app from `settings` (default: the environment, the AI review's too).
 
-    settings: Settings
-    evaluator: Evaluator
-    queue: JobQueue
-
-
-def load_course_profile(settings: Settings) -> Profile:
-    """The profile in force: the course's configuration file (if any) over its base profile."""
-    try:
-        config = load_course_config(settings.course_config) if settings.course_config else None
-        return course_profile(config)
-    except ProfileError as exc:
-        raise SettingsError(f"{ENV['course_config']}: {exc}") from None
-
-
-def create_app(settings: Settings | None = None, queue: JobQueue | None = None) -> Flask:
-    """Build the app from `settings` (default: the environment) and a job queue.
-
-    Without a queue, jobs run in a bounded pool of threads in this process.
+    Jobs go to the durable queue for a consumer (`serve`'s embedded one, or `mlops-mentor
+    worker`); `immediate` runs each in the request's thread instead (one process, tests).
+    The services hang off `app.extensions["mlops_mentor"]`.
     """
-    settings = settings or Settings.from_env()
-    REDACTOR.add(settings.secrets())
-    protect()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    evaluator = Evaluator(settings, GitHubApp(settings), load_course_profile(settings))
-    if queue is None:
-        queue = ThreadJobQueue(
-            evaluator,
-            workers=settings.workers,
-            max_pending=settings.queue_size,
-            dedupe_seconds=settings.dedupe_seconds,
-        )
+    if settings is None:
+        settings = Settings.from_env()
+        review = load_review_settings()
+    services = build_services(settings, immediate=immediate, review=review)
     app = Flask("github_app")
     # Werkzeug refuses a larger body (413) before it is read, even without Content-Length.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
-    app.extensions[EXTENSION] = Services(settings, evaluator, queue)
+    app.extensions[EXTENSION] = services
     app.register_blueprint(_blueprint(settings.webhook_path))
     return app
 
@@ -75,6 +55,7 @@ def _blueprint(webhook_path: str) -> Blueprint:
     blueprint = Blueprint("mlops_mentor", __name__)
     blueprint.add_url_rule(webhook_path, "webhook", receive, methods=["POST"])
     blueprint.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+    blueprint.add_url_rule("/metrics", "metrics", metrics, methods=["GET"])
     blueprint.register_error_handler(RequestEntityTooLarge, _too_large)
     return blueprint
 
@@ -94,10 +75,22 @@ def healthz() -> Response:
     return jsonify({"status": "ok", "check_name": services.settings.check_name})
 
 
+def metrics() -> Response:
+    """Prometheus metrics of every process of this machine, and the queue's depth."""
+    services: Services = current_app.extensions[EXTENSION]
+    return Response(exposition(services.queue.depth), content_type=CONTENT_TYPE)
+
+
 def receive() -> Response:
     """Verify, parse and route one delivery."""
     services: Services = current_app.extensions[EXTENSION]
-    reply, delivery = _handle(services)
+    try:
+        reply, delivery = _handle(services)
+    except Exception:
+        # The store or the queue failed: nothing was recorded (each is one transaction),
+        # so the delivery can be redelivered from the app's settings once it is fixed.
+        logger.exception("delivery %s failed", request.headers.get("X-GitHub-Delivery", "")[:64])
+        reply, delivery = Reply(500, "error", "could not record the delivery; redeliver it"), None
     event(
         logger,
         "delivery",
@@ -108,6 +101,8 @@ def receive() -> Response:
         outcome=reply.outcome,
         detail=reply.detail,
     )
+    github_event = delivery.event if delivery else "unknown"
+    instruments().deliveries.labels(github_event, reply.outcome).inc()
     return _answer(reply)
 
 
@@ -138,7 +133,7 @@ def _handle(services: Services) -> tuple[Reply, Delivery | None]:
     delivery = Delivery(
         delivery_id, event_name, action if isinstance(action, str) else None, payload
     )
-    return router.dispatch(delivery, services.queue), delivery
+    return router.dispatch(delivery, services), delivery
 
 
 def _too_large_reply() -> Reply:

@@ -1,36 +1,62 @@
-"""The job: one commit in, one completed check run out.
+"""The job: one queued evaluation in, exactly one completed check run out.
 
-create the run (in progress) → stream the commit's tarball to a temporary file (capped)
-→ extract it safely → run the pure engine → post the result in batches of annotations →
-delete the files. Whatever fails after the run exists, the run is still completed, so a
-student never looks at a check spinning forever.
+take the evaluation up in the store (once, whatever the queue delivers twice) → a newer
+push to the same branch supersedes it (its run completes `skipped`) → find the run an
+earlier attempt made, or create it (in progress) → stream the commit's tarball to a
+temporary file (capped) → extract it safely → run the pure engine, with what changed
+since the branch's previous evaluation on top → post the result in batches of
+annotations → store the report → queue the AI review, if any.
+
+GitHub's 5xx, timeouts and rate limits reschedule the job with exponential backoff and
+jitter (never sleeping in a worker for long); the last attempt, or any other failure,
+still completes the run as `neutral` with the reason, so a student never looks at a check
+spinning forever. A worker killed midway leaves an evaluation whose lease runs out: a
+recovery sweep queues it again, and the next attempt reuses the run, skipping the
+annotations it already carries.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from githubkit import GitHub
-from githubkit.exception import RequestError, RequestFailed, RequestTimeout
+from githubkit.exception import (
+    GitHubException,
+    RateLimitExceeded,
+    RequestError,
+    RequestFailed,
+    RequestTimeout,
+)
 
-from checks import Profile, evaluate
+from checks import Profile, Report, evaluate
+from checks.render.changes import changes_markdown, changes_since
 from checks.render.markdown import details_markdown, summary_markdown, title_line
+from checks.snapshot import Snapshot
 from github_app.checkrun import TEXT_LIMIT, CheckAnnotation, Completion, clip
-from github_app.client import GitHubApp
+from github_app.client import GitHubApp, jittered
 from github_app.extract import ArchiveRefused, Extracted, extract_tarball
-from github_app.jobs import Job
+from github_app.jobs import HueyJobQueue, Job
 from github_app.logs import LOGGER, REDACTOR, event
+from github_app.metrics import instruments
+from github_app.review.cache import ReviewCache
+from github_app.review.checkrun import post_ai_review, should_review
+from github_app.review.settings import ReviewSettings
 from github_app.settings import Settings
+from github_app.store import ClaimedEvaluation, EvaluationStatus, Store
 
 logger = logging.getLogger(LOGGER)
 CHUNK = 1024 * 1024
 COULD_NOT_FINISH = "The evaluation could not finish"
 # Skipped archive entries listed by name in the summary; the rest are counted.
 SKIPPED_LISTED = 10
+SHORT_SHA = 7
 
 
 class TarballTooLarge(Exception):
@@ -45,70 +71,276 @@ class TarballTooLarge(Exception):
         )
 
 
+class LeaseLost(Exception):
+    """Another worker took this evaluation over (ours stopped renewing in time): stop
+    without touching its check run."""
+
+
 def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.0f} MB"
 
 
-class Evaluator:
-    """Runs jobs: everything a job needs, built once at start-up."""
+class Leases:
+    """The evaluations this process runs ({id: attempt}); the warden renews their leases
+    and marks the ones another worker took over."""
 
-    def __init__(self, settings: Settings, github: GitHubApp, profile: Profile) -> None:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[int, int] = {}
+        self._lost: set[int] = set()
+
+    def hold(self, evaluation_id: int, attempts: int) -> None:
+        with self._lock:
+            self._held[evaluation_id] = attempts
+            self._lost.discard(evaluation_id)
+
+    def release(self, evaluation_id: int) -> None:
+        with self._lock:
+            self._held.pop(evaluation_id, None)
+            self._lost.discard(evaluation_id)
+
+    def held(self) -> dict[int, int]:
+        with self._lock:
+            return dict(self._held)
+
+    def mark_lost(self, evaluation_ids: set[int]) -> None:
+        with self._lock:
+            self._lost |= evaluation_ids & self._held.keys()
+
+    def check(self, evaluation_id: int) -> None:
+        with self._lock:
+            if evaluation_id in self._lost:
+                raise LeaseLost(f"evaluation {evaluation_id} was taken over")
+
+
+@dataclass
+class FoundRun:
+    """A check run an earlier attempt of the same evaluation created."""
+
+    id: int
+    completed: bool
+    conclusion: str | None
+    annotations: int
+
+
+@dataclass
+class Attempt:
+    """What one attempt did, for its log line and its failure handling."""
+
+    claimed: ClaimedEvaluation
+    requests: list[str] = field(default_factory=list)
+    run_id: int | None = None
+    posted: int = 0
+    completion: Completion | None = None
+    error: str | None = None
+
+
+class Evaluator:
+    """Runs jobs: everything a job needs, built once per process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        github: GitHubApp,
+        profile: Profile,
+        store: Store,
+        queue: HueyJobQueue,
+        review: ReviewSettings | None = None,
+    ) -> None:
         self.settings = settings
         self.github = github
         self.profile = profile
+        self.store = store
+        self.queue = queue
+        self.review_settings = review
         self.workspace = settings.data_dir / "work"
+        self.leases = Leases()
+        self._review_cache: ReviewCache | None = None
+        self._review_cache_lock = threading.Lock()
 
-    def __call__(self, job: Job) -> str:
-        return self.evaluate_commit(job)
+    # --- One attempt ----------------------------------------------------------------------
 
-    def evaluate_commit(self, job: Job) -> str:
-        """Evaluate one commit into a new check run; returns the conclusion (or "error")."""
-        started = time.perf_counter()
-        requests: list[str] = []
-        run_id: int | None = None
-        completion: Completion | None = None
-        error: str | None = None
-        gh = self.github.installation(
-            job.installation, on_request=lambda r: requests.append(r.method)
+    def run(self, evaluation_id: int, attempt: int) -> str:
+        """Run `attempt` of an evaluation; how it ended (a conclusion, "retrying",
+        "dropped" when another task had it already, or "error")."""
+        claimed = self.store.claim_evaluation(
+            evaluation_id, attempt, self.settings.job_lease_seconds
         )
+        if claimed is None:
+            event(logger, "job", evaluation=evaluation_id, attempt=attempt + 1, outcome="dropped")
+            return "dropped"
+        self.leases.hold(claimed.id, claimed.attempts)
         try:
-            with gh:
-                with self.github.one_at_a_time(job.installation):
-                    run_id = self._create_run(gh, job)
-                try:
-                    completion = self._evaluate(gh, job)
-                    self._post(gh, job, run_id, completion)
-                except Exception as exc:
-                    error = describe_failure(exc)
-                    if not isinstance(exc, RequestError):
-                        logger.exception("evaluating %s@%s failed", job.full_name, job.sha)
-                    completion = could_not_finish(error)
-                    self._post(gh, job, run_id, completion)
-        except Exception as exc:
-            # Creating or completing the run failed: nothing more can be shown on GitHub.
-            error = error or describe_failure(exc)
-            completion = None
-            if not isinstance(exc, RequestError):
-                logger.exception("check run for %s@%s failed", job.full_name, job.sha)
-        conclusion = completion.conclusion if completion else "error"
+            return self._attempt(claimed)
+        finally:
+            self.leases.release(claimed.id)
+
+    def _attempt(self, claimed: ClaimedEvaluation) -> str:
+        job = Job.of(claimed)
+        started = time.perf_counter()
+        attempt = Attempt(claimed)
+        gh = self.github.installation(
+            job.installation, on_request=lambda r: attempt.requests.append(r.method)
+        )
+        with gh:
+            try:
+                outcome = self._steps(gh, job, attempt, started)
+            except LeaseLost:
+                outcome = "taken_over"
+            except Exception as exc:
+                outcome = self._failed(gh, job, attempt, exc)
+        duration = time.perf_counter() - started
+        instruments().job_duration.labels(outcome).observe(duration)
+        completion = attempt.completion
         event(
             logger,
             "job",
-            level=logging.INFO if completion else logging.ERROR,
+            level=logging.ERROR if outcome == "error" else logging.INFO,
+            evaluation=claimed.id,
+            attempt=claimed.attempts,
             delivery=job.delivery_id,
             repo=job.full_name,
             sha=job.sha,
             branch=job.branch,
             trigger=job.trigger,
-            check_run=run_id,
-            conclusion=conclusion,
+            check_run=attempt.run_id,
+            conclusion=completion.conclusion if completion else "error",
+            outcome=outcome,
             annotations=len(completion.annotations) if completion else 0,
-            api_calls=len(requests),
-            duration_ms=round((time.perf_counter() - started) * 1000),
+            api_calls=len(attempt.requests),
+            duration_ms=round(duration * 1000),
             problem=completion.problem if completion else None,
-            error=error,
+            error=attempt.error,
         )
-        return conclusion
+        return outcome
+
+    def _steps(self, gh: GitHub, job: Job, attempt: Attempt, started: float) -> str:
+        claimed = attempt.claimed
+        newer = self.store.newer_push(claimed.id) if job.trigger == "push" else None
+        with self.github.one_at_a_time(job.installation):
+            # A resumed attempt first looks for the run an earlier one created.
+            found = self._find_run(gh, job, claimed) if claimed.attempts > 1 else None
+            if found is not None:
+                attempt.run_id, attempt.posted = found.id, found.annotations
+                if found.completed:
+                    # It got as far as completing the run before it stopped.
+                    self.store.mark_evaluation(
+                        claimed.id,
+                        EvaluationStatus.completed,
+                        check_run_id=found.id,
+                        conclusion=found.conclusion,
+                    )
+                    return "already_completed"
+            if newer is not None:
+                return self._supersede(gh, job, attempt, newer)
+            if attempt.run_id is None:
+                attempt.run_id = self._create_run(gh, job)
+                self.store.record_check_run(claimed.id, attempt.run_id)
+        completion, report = self._evaluate(gh, job)
+        attempt.completion = completion
+        self.leases.check(claimed.id)
+        self._post(gh, job, attempt.run_id, completion, attempt.posted)
+        duration_ms = (time.perf_counter() - started) * 1000
+        if report is None:
+            self.store.mark_evaluation(
+                claimed.id,
+                EvaluationStatus.completed,
+                conclusion=completion.conclusion,
+                error=completion.problem,
+            )
+        else:
+            self.store.finish_evaluation(
+                claimed.id,
+                report,
+                attempt.run_id,
+                duration_ms=duration_ms,
+                conclusion=completion.conclusion,
+            )
+            self._queue_review(job)
+        return completion.conclusion
+
+    # --- Failures -------------------------------------------------------------------------
+
+    def _failed(self, gh: GitHub, job: Job, attempt: Attempt, exc: Exception) -> str:
+        """Reschedule after a transient GitHub failure, else complete the run `neutral`."""
+        claimed = attempt.claimed
+        attempt.error = describe_failure(exc)
+        if not isinstance(exc, GitHubException):
+            logger.exception("evaluating %s@%s failed", job.full_name, job.sha)
+        delay = self.retry_delay(exc, claimed.attempts)
+        if delay is not None:
+            until = datetime.now(UTC) + timedelta(seconds=delay + self.settings.job_lease_seconds)
+            if not self.store.postpone(claimed.id, claimed.attempts, until):
+                return "taken_over"
+            self.queue.enqueue(claimed.id, claimed.attempts, delay=delay)
+            event(
+                logger,
+                "job_retry",
+                evaluation=claimed.id,
+                attempt=claimed.attempts,
+                delay_s=round(delay, 1),
+                error=attempt.error,
+            )
+            return "retrying"
+        attempt.completion = could_not_finish(attempt.error)
+        posted = False
+        if attempt.run_id is not None:
+            try:
+                self.leases.check(claimed.id)
+                self._post(gh, job, attempt.run_id, attempt.completion, attempt.posted)
+                posted = True
+            except Exception as final:
+                # Nothing more can be shown on GitHub; the store and the log keep why.
+                if not isinstance(final, GitHubException | LeaseLost):
+                    logger.exception("completing the run of %s@%s failed", job.full_name, job.sha)
+        if not posted:
+            attempt.completion = None
+        self.store.mark_evaluation(
+            claimed.id,
+            EvaluationStatus.failed,
+            check_run_id=attempt.run_id,
+            error=attempt.error,
+            conclusion="neutral" if posted else None,
+        )
+        return "neutral" if posted else "error"
+
+    def retry_delay(self, exc: BaseException, attempts: int) -> float | None:
+        """Seconds until the next attempt, or None when `exc` is final (not transient, or
+        the attempts are used up): exponential backoff with jitter, and never sooner than
+        GitHub's `Retry-After` / `X-RateLimit-Reset` say."""
+        if attempts >= self.settings.job_attempts:
+            return None
+        wait = transient_wait(exc)
+        if wait is None:
+            return None
+        backoff = min(
+            self.settings.job_retry_max, self.settings.job_retry_delay * 2 ** (attempts - 1)
+        )
+        return max(wait, jittered(backoff))
+
+    # --- GitHub ---------------------------------------------------------------------------
+
+    def _find_run(self, gh: GitHub, job: Job, claimed: ClaimedEvaluation) -> FoundRun | None:
+        """Our run on this commit with this evaluation's external id, if an earlier attempt
+        created it (GitHub lists runs by commit and check name)."""
+        response = gh.rest.checks.list_for_ref(
+            job.owner,
+            job.repo,
+            job.sha,
+            check_name=self.settings.check_name,
+            filter_="all",
+            per_page=100,
+        )
+        for run in response.json().get("check_runs", []):
+            if run.get("id") == claimed.check_run_id or run.get("external_id") == job.delivery_id:
+                output = run.get("output") or {}
+                return FoundRun(
+                    id=int(run["id"]),
+                    completed=run.get("status") == "completed",
+                    conclusion=run.get("conclusion"),
+                    annotations=int(output.get("annotations_count") or 0),
+                )
+        return None
 
     def _create_run(self, gh: GitHub, job: Job) -> int:
         body: dict[str, object] = {
@@ -122,22 +354,32 @@ class Evaluator:
         response = gh.rest.checks.create(job.owner, job.repo, data=body)  # type: ignore[arg-type]
         return int(response.json()["id"])
 
-    def _evaluate(self, gh: GitHub, job: Job) -> Completion:
-        self.workspace.mkdir(parents=True, exist_ok=True)
-        # Always removed, even when extraction left read-only folders behind.
-        with tempfile.TemporaryDirectory(
-            prefix="job-", dir=self.workspace, ignore_cleanup_errors=True
-        ) as tmp:
-            archive = Path(tmp) / "commit.tar.gz"
-            try:
-                self._download(gh, job, archive)
-                extracted = extract_tarball(
-                    archive, Path(tmp) / "tree", self.settings.extract_limits()
-                )
-            except (TarballTooLarge, ArchiveRefused) as refused:
-                return refused_completion(refused)
-            archive.unlink()
-            return self._report(extracted)
+    def _supersede(self, gh: GitHub, job: Job, attempt: Attempt, newer: str) -> str:
+        """Complete this evaluation's run (creating it if it has none) as `skipped`."""
+        completion = superseded(job, newer)
+        attempt.completion = completion
+        if attempt.run_id is None:
+            body = completion.create_body(self.settings.check_name, job.sha, job.delivery_id)
+            response = gh.rest.checks.create(job.owner, job.repo, data=body)  # type: ignore[arg-type]
+            attempt.run_id = int(response.json()["id"])
+        else:
+            self._post(gh, job, attempt.run_id, completion, attempt.posted)
+        self.store.mark_evaluation(
+            attempt.claimed.id,
+            EvaluationStatus.skipped,
+            check_run_id=attempt.run_id,
+            error=f"superseded by {newer}",
+            conclusion="skipped",
+        )
+        return "skipped"
+
+    def _post(
+        self, gh: GitHub, job: Job, run_id: int | None, completion: Completion, posted: int
+    ) -> None:
+        if run_id is None:
+            raise RuntimeError("posting a result needs the check run")
+        for body in completion.requests(posted):
+            gh.rest.checks.update(job.owner, job.repo, run_id, data=body)  # type: ignore[arg-type]
 
     def _download(self, gh: GitHub, job: Job, target: Path) -> None:
         """Stream the commit's tarball (following GitHub's redirect) into `target`, capped."""
@@ -157,21 +399,126 @@ class Evaluator:
         finally:
             response.raw_response.close()
 
-    def _report(self, extracted: Extracted) -> Completion:
+    # --- The evaluation -------------------------------------------------------------------
+
+    def _evaluate(self, gh: GitHub, job: Job) -> tuple[Completion, Report | None]:
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        # Always removed, even when extraction left read-only folders behind.
+        with tempfile.TemporaryDirectory(
+            prefix="job-", dir=self.workspace, ignore_cleanup_errors=True
+        ) as tmp:
+            archive = Path(tmp) / "commit.tar.gz"
+            try:
+                self._download(gh, job, archive)
+                extracted = extract_tarball(
+                    archive, Path(tmp) / "tree", self.settings.extract_limits()
+                )
+            except (TarballTooLarge, ArchiveRefused) as refused:
+                return refused_completion(refused), None
+            archive.unlink()
+            return self._report(job, extracted)
+
+    def _report(self, job: Job, extracted: Extracted) -> tuple[Completion, Report]:
         report = evaluate(extracted.root, self.profile)
         note = skipped_note(extracted)
         annotations = [CheckAnnotation.of(a) for a in report.annotations()]
-        return Completion(
+        completion = Completion(
             conclusion=report.conclusion.value,
             title=title_line(report),
-            summary=summary_markdown(report, limit=TEXT_LIMIT - len(note)) + note,
+            summary=summary_markdown(
+                report, limit=TEXT_LIMIT - len(note), preamble=self._changes(job, report)
+            )
+            + note,
             text=details_markdown(report),
             annotations=annotations[: self.settings.annotation_cap],
         )
+        return completion, report
 
-    def _post(self, gh: GitHub, job: Job, run_id: int, completion: Completion) -> None:
-        for body in completion.requests():
-            gh.rest.checks.update(job.owner, job.repo, run_id, data=body)  # type: ignore[arg-type]
+    def _changes(self, job: Job, report: Report) -> str:
+        """ "Since a1b2c3d: 2 fixed, 1 new problem" against the branch's previous evaluation."""
+        if job.branch is None:
+            return ""
+        previous = self.store.last_evaluation(job.full_name, job.branch, before_sha=job.sha)
+        if previous is None or previous.report is None:
+            return ""
+        return changes_markdown(changes_since(previous.report, report), previous.sha)
+
+    # --- The AI review --------------------------------------------------------------------
+
+    def _queue_review(self, job: Job) -> None:
+        settings = self.review_settings
+        if settings is not None and should_review(
+            settings, self.profile, job.branch, job.default_branch
+        ):
+            self.queue.enqueue_review(job)
+
+    def review(self, job_json: str) -> None:
+        """The AI review of a commit whose main run is complete: its own task, so it never
+        delays or changes the main run. `post_ai_review` reports its own failures."""
+        settings = self.review_settings
+        if settings is None:
+            return
+        job = Job.model_validate_json(job_json)
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        gh = self.github.installation(job.installation)
+        with (
+            gh,
+            tempfile.TemporaryDirectory(
+                prefix="review-", dir=self.workspace, ignore_cleanup_errors=True
+            ) as tmp,
+        ):
+            archive = Path(tmp) / "commit.tar.gz"
+            try:
+                self._download(gh, job, archive)
+                extracted = extract_tarball(
+                    archive, Path(tmp) / "tree", self.settings.extract_limits()
+                )
+            except (TarballTooLarge, ArchiveRefused, GitHubException) as exc:
+                event(
+                    logger,
+                    "ai_review",
+                    level=logging.WARNING,
+                    repo=job.full_name,
+                    sha=job.sha,
+                    error=describe_failure(exc),
+                )
+                return
+            post_ai_review(
+                gh,
+                job.owner,
+                job.repo,
+                job.sha,
+                Snapshot(extracted.root),
+                settings,
+                self._cache(settings),
+                profile=self.profile,
+                installation=job.installation,
+                check_name=self.settings.check_name,
+                branch=job.branch,
+                default_branch=job.default_branch,
+            )
+
+    def _cache(self, settings: ReviewSettings) -> ReviewCache:
+        with self._review_cache_lock:
+            if self._review_cache is None:
+                self._review_cache = ReviewCache(settings.cache_path)
+            return self._review_cache
+
+
+def transient_wait(exc: BaseException) -> float | None:
+    """Seconds GitHub asked us to wait (0 without a hint) when `exc` is worth another
+    attempt later: a 5xx, a timeout, a connection failure, a rate limit. None otherwise."""
+    if isinstance(exc, RateLimitExceeded):
+        return exc.retry_after.total_seconds()
+    if isinstance(exc, RequestFailed):
+        return 0.0 if exc.response.status_code >= 500 else None
+    if isinstance(exc, RequestTimeout):
+        return 0.0
+    if isinstance(exc, RequestError):
+        # Minting the token wraps GitHub's own answer; anything else is the network.
+        inner = exc.exc
+        return transient_wait(inner) if isinstance(inner, GitHubException) else 0.0
+    return None
 
 
 def skipped_note(extracted: Extracted) -> str:
@@ -218,8 +565,28 @@ def could_not_finish(reason: str) -> Completion:
     )
 
 
+def superseded(job: Job, newer: str) -> Completion:
+    """The run of a commit that a newer push to its branch overtook while it waited."""
+    short = newer[:SHORT_SHA]
+    return Completion(
+        conclusion="skipped",
+        title=f"Skipped: {short} was pushed after this commit",
+        summary=(
+            f"### Skipped: a newer push\n\nA newer commit, `{short}`, was pushed to "
+            f"`{job.branch}` before this one was evaluated, so only the newest is checked. "
+            f"See the check on `{short}` for feedback on your latest work."
+        ),
+        problem=f"superseded by {newer}",
+    )
+
+
 def describe_failure(exc: BaseException) -> str:
     """Why a job failed, in one sentence that holds no token, secret or signed URL."""
+    if isinstance(exc, RateLimitExceeded):
+        return (
+            f"GitHub's rate limit was reached ({exc.request.method} {_api_path(exc.request)}; "
+            f"it resets in {exc.retry_after.total_seconds():.0f} s)."
+        )
     if isinstance(exc, RequestFailed):
         request = exc.request
         return (
@@ -228,6 +595,9 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, RequestTimeout):
         return f"GitHub did not answer in time ({exc.request.method} {_api_path(exc.request)})."
     if isinstance(exc, RequestError):
+        if isinstance(exc.exc, GitHubException):
+            # Minting the installation token wraps GitHub's answer.
+            return describe_failure(exc.exc)
         return f"GitHub could not be reached ({type(exc.exc).__name__})."
     return REDACTOR(f"{type(exc).__name__}: {exc}")[:500]
 

@@ -3,6 +3,8 @@
 from github_app.store.models import SCHEMA_VERSION, EvaluationStatus
 from github_app.store.store import (
     DEFAULT_RETENTION_DAYS,
+    AcceptedJob,
+    ClaimedEvaluation,
     CommitRecord,
     EvaluationRecord,
     InstallationRecord,
@@ -19,6 +21,8 @@ from github_app.store.store import (
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
     "SCHEMA_VERSION",
+    "AcceptedJob",
+    "ClaimedEvaluation",
     "CommitRecord",
     "EvaluationRecord",
     "EvaluationStatus",

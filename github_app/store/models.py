@@ -25,12 +25,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Bumped with every change to the tables below; a database recorded at a newer version
 # than this code is refused (an older deployment must not write to a newer schema).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -143,6 +144,15 @@ class Evaluation(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # What asked for it: "push" (a newer push to the branch supersedes it while it waits)
+    # or "rerequested" (a re-run somebody asked for, never superseded).
+    trigger: Mapped[str | None] = mapped_column(String(16))
+    # How many times a worker took it up; a queued task names the attempt it expects, so a
+    # task queued twice (a redelivery, a recovery) runs once.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Until when the worker that took it up holds it (renewed while it runs); after that a
+    # recovery sweep queues it again: the worker died.
+    lease_until: Mapped[datetime | None]
 
 
 class PushCommit(Base):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import (
@@ -24,6 +24,7 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    or_,
     select,
     update,
 )
@@ -150,6 +151,36 @@ class EvaluationRecord(BaseModel):
     error: str | None
     created_at: datetime
     finished_at: datetime | None
+    trigger: str | None = None
+    attempts: int = 0
+
+
+class AcceptedJob(BaseModel):
+    """What `accept_job` made of a delivery: a queued evaluation, or why nothing is to do."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: Literal["queued", "duplicate_delivery", "duplicate_commit"]
+    evaluation_id: int | None = None
+
+
+class ClaimedEvaluation(BaseModel):
+    """An evaluation a worker has just taken up: everything its job needs to run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    attempts: int
+    installation_id: int
+    repository_id: int
+    repository: str
+    default_branch: str | None
+    sha: str
+    branch: str | None
+    trigger: str | None
+    delivery_id: str | None
+    check_run_id: int | None
+    created_at: datetime
 
 
 class CommitRecord(BaseModel):
@@ -428,6 +459,43 @@ class Store:
             deliveries=deliveries.rowcount,
         )
 
+    def record_repositories(
+        self, installation_id: int, repositories: Sequence[RepositoryInfo]
+    ) -> None:
+        """The repositories an installation may see (from `installation` and
+        `installation_repositories` events). Raises `InstallationRemoved` for a removed one."""
+        now = self._now()
+        with self._session(write=True) as session:
+            for repository in repositories:
+                self._ensure_repository(session, installation_id, repository, now)
+
+    def remove_repositories(
+        self, installation_id: int, repository_ids: Sequence[int]
+    ) -> PurgeCounts:
+        """Purge the history of repositories taken out of an installation: the app can no
+        longer see them, so it keeps nothing of them either."""
+        if not repository_ids:
+            return PurgeCounts()
+        with self._session(write=True) as session:
+            repos = select(Repository.id).where(
+                Repository.installation_id == installation_id, Repository.id.in_(repository_ids)
+            )
+            commits = session.execute(delete(PushCommit).where(PushCommit.repository_id.in_(repos)))
+            evaluations = session.execute(
+                delete(Evaluation).where(Evaluation.repository_id.in_(repos))
+            )
+            repositories = session.execute(
+                delete(Repository).where(
+                    Repository.installation_id == installation_id,
+                    Repository.id.in_(repository_ids),
+                )
+            )
+        return PurgeCounts(
+            repositories=repositories.rowcount,
+            evaluations=evaluations.rowcount,
+            commits=commits.rowcount,
+        )
+
     # --- Pushes and evaluations --------------------------------------------------------
 
     def record_push(
@@ -446,20 +514,7 @@ class Store:
             self._ensure_repository(session, installation_id, repository, now)
             if not commits:
                 return 0
-            rows = [
-                {
-                    "repository_id": repository.id,
-                    "branch": branch,
-                    "sha": commit.sha,
-                    "author_login": commit.author_login,
-                    "author_name": commit.author_name,
-                    "message_length": commit.message_length,
-                    "committed_at": commit.timestamp,
-                    "pushed_by": pusher,
-                    "pushed_at": now,
-                }
-                for commit in commits
-            ]
+            rows = _commit_rows(repository.id, branch, pusher, commits, now)
             result = session.execute(
                 self._insert(PushCommit)
                 .values(rows)
@@ -505,16 +560,21 @@ class Store:
         *,
         check_run_id: int | None = None,
         error: str | None = None,
+        conclusion: str | None = None,
     ) -> bool:
-        """Move an evaluation to `in_progress`, `failed` or `skipped` (with why, for the
-        last two). False when it no longer exists (purged meanwhile)."""
+        """Move an evaluation to `in_progress`, or end it as `failed`, `skipped` or `completed`
+        without a report (with why, and the check run's conclusion). False when it no longer
+        exists (purged meanwhile)."""
         values: dict[str, Any] = {"status": status.value}
         if check_run_id is not None:
             values["check_run_id"] = check_run_id
         if error is not None:
             values["error"] = self._redact(error)
-        if status in (EvaluationStatus.failed, EvaluationStatus.skipped):
+        if conclusion is not None:
+            values["conclusion"] = conclusion
+        if status in _ENDED:
             values["finished_at"] = self._now()
+            values["lease_until"] = None
         return self._update_evaluation(evaluation_id, values)
 
     def finish_evaluation(
@@ -540,6 +600,7 @@ class Store:
                 "report": _redacted(report.model_dump(mode="json"), self._redact),
                 "duration_ms": duration_ms,
                 "finished_at": self._now(),
+                "lease_until": None,
             },
         )
 
@@ -634,6 +695,239 @@ class Store:
                 for commit, full_name in session.execute(statement)
             ]
 
+    # --- Jobs: accepted once, taken up once, recovered when a worker dies --------------
+
+    def accept_job(
+        self,
+        *,
+        delivery_id: str,
+        event_name: str,
+        installation_id: int,
+        repository: RepositoryInfo,
+        sha: str,
+        branch: str | None,
+        trigger: str,
+        pusher: str | None = None,
+        pushed_at: datetime | None = None,
+        commits: Sequence[PushedCommit] = (),
+        dedupe_seconds: float = 0,
+        lease_seconds: float,
+    ) -> AcceptedJob:
+        """Take a delivery that asks for an evaluation, in ONE transaction: claim the
+        delivery id, keep the push's commits, and record a queued evaluation. A crash
+        can then never keep one without the others: either GitHub's redelivery is taken
+        afresh, or the evaluation exists and a recovery sweep finds it.
+
+        A delivery seen before is `duplicate_delivery`; a push of a commit this repository
+        had evaluated (or queued) within `dedupe_seconds`, e.g. the same commit pushed to a
+        second branch, is `duplicate_commit` (its commits are still kept). The queued
+        evaluation's lease is `lease_seconds`: a sweep re-queues it only after that, when
+        it is not waiting in the queue. Raises `InstallationRemoved` for a removed
+        installation (nothing is written then)."""
+        now = self._now()
+        with self._session(write=True) as session:
+            claimed = session.execute(
+                self._insert(Delivery)
+                .values(
+                    delivery_id=delivery_id,
+                    event=event_name,
+                    installation_id=installation_id,
+                    received_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=[Delivery.delivery_id])
+            )
+            if claimed.rowcount == 0:
+                return AcceptedJob(outcome="duplicate_delivery")
+            self._ensure_repository(session, installation_id, repository, now)
+            if branch is not None and commits:
+                session.execute(
+                    self._insert(PushCommit)
+                    .values(_commit_rows(repository.id, branch, pusher, commits, now))
+                    .on_conflict_do_nothing(index_elements=["repository_id", "branch", "sha"])
+                )
+            delivery = session.get_one(Delivery, delivery_id)
+            if trigger == "push" and dedupe_seconds > 0:
+                seen = session.scalar(
+                    select(Evaluation.id)
+                    .where(
+                        Evaluation.repository_id == repository.id,
+                        Evaluation.sha == sha,
+                        Evaluation.created_at >= now - timedelta(seconds=dedupe_seconds),
+                        Evaluation.status.not_in(
+                            [EvaluationStatus.failed.value, EvaluationStatus.skipped.value]
+                        ),
+                    )
+                    .limit(1)
+                )
+                if seen is not None:
+                    delivery.outcome = "duplicate_commit"
+                    return AcceptedJob(outcome="duplicate_commit")
+            evaluation = Evaluation(
+                repository_id=repository.id,
+                sha=sha,
+                branch=branch,
+                status=EvaluationStatus.queued.value,
+                pushed_at=pushed_at,
+                pusher_login=pusher,
+                delivery_id=delivery_id,
+                trigger=trigger,
+                attempts=0,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                created_at=now,
+            )
+            session.add(evaluation)
+            delivery.outcome = "queued"
+            session.flush()
+            return AcceptedJob(outcome="queued", evaluation_id=evaluation.id)
+
+    def claim_evaluation(
+        self, evaluation_id: int, attempt: int, lease_seconds: float
+    ) -> ClaimedEvaluation | None:
+        """Take up an unfinished evaluation whose attempt counter is still `attempt` (the
+        one its queued task was made for): atomically counts the attempt and leases it to
+        the caller for `lease_seconds`. None when another task took it up first, it has
+        ended, or it was purged: the caller then has nothing to do."""
+        now = self._now()
+        with self._session(write=True) as session:
+            taken = session.execute(
+                update(Evaluation)
+                .where(
+                    Evaluation.id == evaluation_id,
+                    Evaluation.attempts == attempt,
+                    Evaluation.status.in_(_UNFINISHED),
+                )
+                .values(
+                    status=EvaluationStatus.in_progress.value,
+                    attempts=attempt + 1,
+                    lease_until=now + timedelta(seconds=lease_seconds),
+                )
+            )
+            if taken.rowcount != 1:
+                return None
+            evaluation, repository = session.execute(
+                select(Evaluation, Repository)
+                .join(Repository)
+                .where(Evaluation.id == evaluation_id)
+            ).one()
+            return ClaimedEvaluation(
+                id=evaluation.id,
+                attempts=evaluation.attempts,
+                installation_id=repository.installation_id,
+                repository_id=repository.id,
+                repository=repository.full_name,
+                default_branch=repository.default_branch,
+                sha=evaluation.sha,
+                branch=evaluation.branch,
+                trigger=evaluation.trigger,
+                delivery_id=evaluation.delivery_id,
+                check_run_id=evaluation.check_run_id,
+                created_at=evaluation.created_at,
+            )
+
+    def renew_leases(self, held: Mapping[int, int], lease_seconds: float) -> set[int]:
+        """Extend the leases of evaluations this worker runs ({id: attempts}); returns the
+        ids it no longer holds (taken over after a lapse, ended, or purged)."""
+        if not held:
+            return set()
+        until = self._now() + timedelta(seconds=lease_seconds)
+        lost: set[int] = set()
+        with self._session(write=True) as session:
+            for evaluation_id, attempts in held.items():
+                renewed = session.execute(
+                    update(Evaluation)
+                    .where(
+                        Evaluation.id == evaluation_id,
+                        Evaluation.attempts == attempts,
+                        Evaluation.status == EvaluationStatus.in_progress.value,
+                    )
+                    .values(lease_until=until)
+                )
+                if renewed.rowcount != 1:
+                    lost.add(evaluation_id)
+        return lost
+
+    def postpone(self, evaluation_id: int, attempts: int, until: datetime) -> bool:
+        """Hold an evaluation whose retry is scheduled for `until` (no sweep re-queues it
+        before then); False when the caller no longer holds it."""
+        with self._session(write=True) as session:
+            held = session.execute(
+                update(Evaluation)
+                .where(
+                    Evaluation.id == evaluation_id,
+                    Evaluation.attempts == attempts,
+                    Evaluation.status.in_(_UNFINISHED),
+                )
+                .values(lease_until=until)
+            )
+            return held.rowcount == 1
+
+    def record_check_run(self, evaluation_id: int, check_run_id: int) -> bool:
+        """Remember the check run an evaluation created, so a retry or a recovery reuses it."""
+        return self._update_evaluation(evaluation_id, {"check_run_id": check_run_id})
+
+    def stale_evaluations(self, limit: int = 500) -> list[tuple[int, int]]:
+        """Unfinished evaluations whose lease ran out, oldest first, as (id, attempts): the
+        worker that held one died, or its queued task was lost."""
+        statement = (
+            select(Evaluation.id, Evaluation.attempts)
+            .where(
+                Evaluation.status.in_(_UNFINISHED),
+                or_(Evaluation.lease_until.is_(None), Evaluation.lease_until < self._now()),
+            )
+            .order_by(Evaluation.id)
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [(row.id, row.attempts) for row in session.execute(statement)]
+
+    def requeue(self, evaluation_id: int, attempts: int, lease_seconds: float) -> bool:
+        """Renew a stale evaluation's lease for the task about to be queued for it; only one
+        of several sweeping workers gets True (and queues it)."""
+        now = self._now()
+        with self._session(write=True) as session:
+            renewed = session.execute(
+                update(Evaluation)
+                .where(
+                    Evaluation.id == evaluation_id,
+                    Evaluation.attempts == attempts,
+                    Evaluation.status.in_(_UNFINISHED),
+                    or_(Evaluation.lease_until.is_(None), Evaluation.lease_until < now),
+                )
+                .values(lease_until=now + timedelta(seconds=lease_seconds))
+            )
+            return renewed.rowcount == 1
+
+    def newer_push(self, evaluation_id: int) -> str | None:
+        """The commit of the newest push to the same branch that arrived after this
+        evaluation's, if any: a waiting push-evaluation is then superseded."""
+        this = select(Evaluation).where(Evaluation.id == evaluation_id).subquery()
+        statement = (
+            select(Evaluation.sha)
+            .join(this, Evaluation.repository_id == this.c.repository_id)
+            .where(
+                Evaluation.branch == this.c.branch,
+                Evaluation.id > this.c.id,
+                Evaluation.sha != this.c.sha,
+                Evaluation.trigger == "push",
+            )
+            .order_by(Evaluation.id.desc())
+            .limit(1)
+        )
+        with self._session() as session:
+            return session.scalar(statement)
+
+    def unfinished_count(self) -> int:
+        """Evaluations queued or running, in every process."""
+        with self._session() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Evaluation)
+                    .where(Evaluation.status.in_(_UNFINISHED))
+                )
+                or 0
+            )
+
     # --- Retention ---------------------------------------------------------------------
 
     def purge_older_than(self, days: float = DEFAULT_RETENTION_DAYS) -> PurgeCounts:
@@ -703,6 +997,33 @@ class Store:
             return result.rowcount == 1
 
 
+_UNFINISHED = [EvaluationStatus.queued.value, EvaluationStatus.in_progress.value]
+_ENDED = (EvaluationStatus.completed, EvaluationStatus.failed, EvaluationStatus.skipped)
+
+
+def _commit_rows(
+    repository_id: int,
+    branch: str,
+    pusher: str | None,
+    commits: Sequence[PushedCommit],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "repository_id": repository_id,
+            "branch": branch,
+            "sha": commit.sha,
+            "author_login": commit.author_login,
+            "author_name": commit.author_name,
+            "message_length": commit.message_length,
+            "committed_at": commit.timestamp,
+            "pushed_by": pusher,
+            "pushed_at": now,
+        }
+        for commit in commits
+    ]
+
+
 def _add_missing_columns(conn: Connection, existing_tables: set[str]) -> tuple[str, ...]:
     """ALTER TABLE … ADD COLUMN for model columns an older database lacks (additive only)."""
     inspector = inspect(conn)
@@ -766,4 +1087,6 @@ def _evaluation_record(
         error=evaluation.error,
         created_at=evaluation.created_at,
         finished_at=evaluation.finished_at,
+        trigger=evaluation.trigger,
+        attempts=evaluation.attempts or 0,
     )

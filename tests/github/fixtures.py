@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from werkzeug.test import TestResponse
 
+from github_app.consumer import JobConsumer
+from github_app.review.settings import ReviewSettings
 from github_app.settings import Settings
 from github_app.web import EXTENSION, create_app
 from tests.github.fake_github import FakeGitHub
@@ -72,6 +74,9 @@ def make_settings(
             "http_retries": 0,
             "retry_backoff": 0,
             "http_timeout": 10,
+            # One attempt: a GitHub failure ends the job at once (retry tests raise it).
+            "job_attempts": 1,
+            "job_retry_delay": 0.1,
         }
         return Settings(**{**values, **overrides})
 
@@ -80,23 +85,47 @@ def make_settings(
 
 @pytest.fixture
 def make_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Flask]]:
-    """Build the app with settings overrides; its job queue is closed after the test."""
+    """Build the app with settings overrides; its store and queue are closed after the test.
+
+    `immediate=True` (the default) runs each job in the delivering request's thread, with
+    huey's immediate mode; `immediate=False` keeps the durable SQLite queue in the data
+    folder, for a consumer to run (see `start_consumer`).
+    """
     apps: list[Flask] = []
 
-    def make(**overrides: Any) -> Flask:
-        app = create_app(make_settings(**overrides))
+    def make(
+        *, immediate: bool = True, review: ReviewSettings | None = None, **overrides: Any
+    ) -> Flask:
+        app = create_app(make_settings(**overrides), immediate=immediate, review=review)
         apps.append(app)
         return app
 
     yield make
     for app in apps:
-        app.extensions[EXTENSION].queue.close()
+        app.extensions[EXTENSION].close()
 
 
 @pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
-    """The app with default test settings."""
+    """The app with default test settings, running jobs as they are delivered."""
     return make_app()
+
+
+@pytest.fixture
+def start_consumer() -> Iterator[Callable[[Flask], JobConsumer]]:
+    """Start a real queue consumer (huey's threads and the warden) for an app built with
+    `immediate=False`; stopped after the test."""
+    started: list[JobConsumer] = []
+
+    def start(app: Flask) -> JobConsumer:
+        consumer = JobConsumer(app.extensions[EXTENSION], embedded=True, initial_delay=0.02)
+        consumer.start()
+        started.append(consumer)
+        return consumer
+
+    yield start
+    for consumer in started:
+        consumer.stop(timeout=20)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 from checks import evaluate
 from checks.profile import course_profile
 from github_app.checkrun import CheckAnnotation
-from github_app.jobs import ThreadJobQueue
+from github_app.jobs import HueyJobQueue
 from github_app.web import EXTENSION
 
 APP_ID = 4242
@@ -27,14 +27,12 @@ OWNER = "dtu-mlops-group-7"
 REPO = "mnist-project"
 
 
-def queue_of(app: Flask) -> ThreadJobQueue:
-    queue = app.extensions[EXTENSION].queue
-    assert isinstance(queue, ThreadJobQueue)
-    return queue
+def queue_of(app: Flask) -> HueyJobQueue:
+    return app.extensions[EXTENSION].queue
 
 
 def drain(app: Flask, timeout: float = 20) -> None:
-    """Wait until every job the app queued has finished."""
+    """Wait until every evaluation the app recorded has finished (in any process)."""
     assert queue_of(app).join(timeout), "jobs did not finish in time"
 
 

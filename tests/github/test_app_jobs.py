@@ -364,8 +364,8 @@ def test_job_log_line_and_no_secret_in_any_log(
 
 
 def leftovers(tmp_path: Path) -> list[Path]:
-    """Files the app left in its data folder (jobs must clean up after themselves)."""
-    return [p for p in (tmp_path / "data").rglob("*") if not p.is_dir()]
+    """Files jobs left in their workspace (the store and the queue live beside it)."""
+    return [p for p in (tmp_path / "data" / "work").rglob("*") if not p.is_dir()]
 
 
 def job_lines(caplog: pytest.LogCaptureFixture) -> list[dict]:

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from githubkit.exception import RequestFailed
 from githubkit.response import Response
+from huey import MemoryHuey
 from pydantic import ValidationError
 
 from checks.models import Annotation, Level
 from github_app.checkrun import CheckAnnotation, CheckOutput, Completion
 from github_app.client import retry_policy
-from github_app.jobs import Job, ThreadJobQueue
+from github_app.jobs import HueyJobQueue, Job, QueueFull
 from github_app.logs import MASK, Redactor
+from github_app.services import load_course_profile
 from github_app.settings import Settings, SettingsError
-from github_app.web import load_course_profile
+from github_app.store import Store
 from tests.github.github_helpers import APP_ID, WEBHOOK_SECRET
 
 
@@ -180,30 +183,52 @@ def _failure(status: int, headers: dict[str, str] | None = None) -> RequestFaile
 def test_retry_policy_retries_server_errors_only_a_few_times() -> None:
     decide = retry_policy(retries=2, backoff=0.5)
     assert decide(_failure(502), 0).do_retry
-    assert decide(_failure(502), 1).retry_after == timedelta(seconds=1)
+    # Exponential (0.5 s, then 1 s), spread by jitter over the upper half.
+    waits = [decide(_failure(502), 1).retry_after for _ in range(50)]
+    assert all(timedelta(seconds=0.5) <= w <= timedelta(seconds=1) for w in waits)
+    assert len(set(waits)) > 1
     assert not decide(_failure(502), 2).do_retry
     assert not decide(_failure(404), 0).do_retry
     assert not decide(_failure(422), 0).do_retry
 
 
-def test_job_queue_deduplicates_commits_but_not_reruns() -> None:
-    ran: list[str] = []
-    queue = ThreadJobQueue(lambda job: ran.append(job.delivery_id), workers=1)
-    job = Job(installation=1, owner="o", repo="r", sha="a" * 40, delivery_id="1")
+def queue_in(tmp_path: Path, settings: Settings, clock: Any = None) -> HueyJobQueue:
+    """A queue with no consumer: tasks stay in memory, evaluations in a store on disk."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}", clock=clock)
+    store.migrate()
+    return HueyJobQueue(MemoryHuey("test"), store, settings)
+
+
+def test_job_queue_deduplicates_commits_but_not_reruns_or_redeliveries(
+    tmp_path: Path, make_settings
+) -> None:
+    queue = queue_in(tmp_path, make_settings())
+    job = Job(installation=1, owner="o", repo="r", repository_id=5, sha="a" * 40, delivery_id="1")
     assert queue.submit(job)
+    # The same delivery again, or the same commit pushed to another branch: nothing new.
+    assert not queue.submit(job)
     assert not queue.submit(job.model_copy(update={"delivery_id": "2", "branch": "dev"}))
     assert queue.submit(job.model_copy(update={"delivery_id": "3", "trigger": "rerequested"}))
-    assert queue.join(5)
+    assert queue.pending == 2
+    assert queue.waiting() == {1, 2}
     queue.close()
-    assert ran == ["1", "3"]
 
 
-def test_job_queue_forgets_commits_after_the_dedupe_window() -> None:
-    now = [0.0]
-    queue = ThreadJobQueue(lambda job: None, dedupe_seconds=60, clock=lambda: now[0])
-    job = Job(installation=1, owner="o", repo="r", sha="a" * 40, delivery_id="1")
+def test_job_queue_forgets_commits_after_the_dedupe_window(tmp_path: Path, make_settings) -> None:
+    now = [datetime(2026, 1, 5, tzinfo=UTC)]
+    queue = queue_in(tmp_path, make_settings(dedupe_seconds=60), clock=lambda: now[0])
+    job = Job(installation=1, owner="o", repo="r", repository_id=5, sha="a" * 40, delivery_id="1")
     assert queue.submit(job)
-    now[0] = 61.0
+    now[0] += timedelta(seconds=61)
+    assert queue.submit(job.model_copy(update={"delivery_id": "2"}))
+    queue.close()
+
+
+def test_a_full_queue_refuses_before_recording(tmp_path: Path, make_settings) -> None:
+    queue = queue_in(tmp_path, make_settings(queue_size=1))
+    job = Job(installation=1, owner="o", repo="r", repository_id=5, sha="a" * 40, delivery_id="1")
     assert queue.submit(job)
-    queue.join(5)
+    with pytest.raises(QueueFull):
+        queue.submit(job.model_copy(update={"delivery_id": "2", "sha": "b" * 40}))
+    assert queue.store.unfinished_count() == 1
     queue.close()

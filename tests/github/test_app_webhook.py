@@ -218,7 +218,11 @@ def test_installation_events_are_recorded(app: Flask, fake_github: FakeGitHub, c
     assert_nothing_happened(app, fake_github)
 
 
-def test_the_request_thread_only_hands_the_job_off(app: Flask, fake_github: FakeGitHub) -> None:
+def test_the_request_thread_only_hands_the_job_off(
+    make_app, fake_github: FakeGitHub, start_consumer
+) -> None:
+    app = make_app(immediate=False)
+    start_consumer(app)
     # GitHub's token endpoint is slow: the answer must not wait for it.
     fake_github.delay_next("POST", r"/app/installations/\d+/access_tokens", 1.0)
     started = time.perf_counter()
@@ -233,12 +237,14 @@ def test_the_request_thread_only_hands_the_job_off(app: Flask, fake_github: Fake
 def test_full_queue_answers_503_so_the_delivery_can_be_retried(
     make_app, fake_github: FakeGitHub
 ) -> None:
-    app = make_app(workers=1, queue_size=1)
-    fake_github.delay_next("POST", r"/app/installations/\d+/access_tokens", 0.5)
+    # No consumer: the first job waits in the durable queue.
+    app = make_app(immediate=False, queue_size=1)
     assert deliver(app, "push", push_payload("1" * 40)).status_code == 202
-    busy = deliver(app, "push", push_payload("2" * 40))
+    busy = deliver(app, "push", push_payload("2" * 40), delivery="d-busy")
     assert (busy.status_code, busy.json["outcome"]) == (503, "busy")
-    drain(app)
+    # Nothing of the refused delivery was kept: GitHub's redelivery will be taken.
+    assert queue_of(app).store.unfinished_count() == 1
+    assert queue_of(app).store.claim_delivery("d-busy", "push")
 
 
 def test_every_delivery_is_logged_in_one_line(app: Flask, caplog) -> None:

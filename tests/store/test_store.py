@@ -269,11 +269,16 @@ def test_migrate_upgrades_an_older_database_and_keeps_its_data(tmp_path: Path) -
         "evaluations.duration_ms",
         "evaluations.error",
         "evaluations.finished_at",
+        "evaluations.trigger",
+        "evaluations.attempts",
+        "evaluations.lease_until",
     }
     [old] = store.evaluations_for("dtu-group-7/mlops-project")
     assert (old.sha, old.check_run_id, old.passed, old.total) == (SHA_A, 55, 3, 5)
     assert old.created_at == datetime(2025, 9, 2, 10, 0, tzinfo=UTC)
     assert old.pusher_login is None and old.finished_at is None
+    # A required column added later takes its server default in existing rows.
+    assert (old.attempts, old.trigger) == (0, None)
     assert store.claim_delivery("d-1", "push") is False
     # The upgraded database takes new data in the new columns and tables.
     assert store.record_push(1, REPO, "main", "alice", [PushedCommit(sha=SHA_B)]) == 1
