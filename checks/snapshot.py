@@ -69,18 +69,20 @@ def _compile_globs(patterns: Iterable[str]) -> re.Pattern[str] | None:
     A pattern without an inner "/" matches a name at any depth; everything under a matched
     folder is matched too.
     """
-    parts = []
+    anchored, anywhere = [], []
     for raw in patterns:
         pattern = raw.strip()
-        anchored = "/" in pattern.rstrip("/")
+        at_root = "/" in pattern.rstrip("/")
         pattern = pattern.strip("/")
-        if not pattern:
-            continue
-        regex = glob_regex(pattern)
-        parts.append(regex if anchored else f"(?:.*/)?{regex}")
-    if not parts:
+        if pattern:
+            (anchored if at_root else anywhere).append(glob_regex(pattern))
+    if anywhere:
+        # One shared "any folders" prefix: one per pattern made `re` backtrack through
+        # each of them, five times slower on ruff's default excludes.
+        anchored.append(r"(?:.*/)?(?:" + "|".join(anywhere) + ")")
+    if not anchored:
         return None
-    return re.compile(r"(?:" + "|".join(parts) + r")(?:/.*)?\Z", re.S)
+    return re.compile(r"(?:" + "|".join(anchored) + r")(?:/.*)?\Z", re.S)
 
 
 class Snapshot:

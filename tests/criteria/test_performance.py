@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
+from checks import Status, evaluate, load_profile
 from checks.criteria.lint import ruff_run, start_ruff
 from checks.snapshot import Snapshot
 
@@ -35,3 +37,45 @@ def test_a_ruff_run_nobody_collects_is_stopped_with_its_snapshot(
     for process, out, err in running:
         assert process.returncode is not None  # stopped (or finished) and waited for
         assert out.closed and err.closed
+
+
+def test_test_quality_reads_text_first_and_keeps_the_syntax_tree_verdict(run_criterion) -> None:
+    code = (
+        "import pytest\n\n\n"
+        "def test_asserts():\n    assert 1 + 1 == 2\n\n\n"
+        "def test_nested_check():\n    for x in [1]:\n        with open('f') as f:\n"
+        "            pytest.approx(x)\n\n\n"
+        "def test_silent():\n    run(1)\n\n\n"
+        'def test_only_says_assert():\n    """We should assert here."""\n'
+        "    run(2)  # TODO: assert the result\n\n\n"
+        "@verify_shapes()\ndef test_decorated():\n    run(3)\n\n\n"
+        "def test_fullwidth():\n    \uff41ssert_equal(1, 1)\n"
+    )
+    result = run_criterion("test-quality", {"tests/test_a.py": code})
+    silent = [(a.path, a.start_line) for a in result.annotations]
+    # Words in comments and docstrings do not check anything; a `verify…` decorator call
+    # and a name the parser normalises (fullwidth letters) do.
+    assert silent == [("tests/test_a.py", 14), ("tests/test_a.py", 18)]
+    assert result.metrics["tests"] == 6
+
+
+def test_test_quality_numbers_lines_as_the_parser_does(run_criterion) -> None:
+    code = "def test_a():\r    run(1)\r\r\rdef test_b():\r    if run(2):\r        assert x\r"
+    result = run_criterion("test-quality", {"tests/test_mac.py": code.encode()})
+    assert [(a.start_line, a.message.split(" ")[0]) for a in result.annotations] == [(1, "test_a")]
+
+
+def test_an_evaluation_leaves_no_cycle_keeping_the_files_alive(
+    make_repo: Callable[[dict], Path],
+) -> None:
+    files = {f"src/pkg/m{i}.py": f"def f{i}(x):\n    return x\n" for i in range(5)}
+    snapshot = Snapshot(make_repo({**files, "tests/test_m.py": "def test_f():\n    assert 1\n"}))
+    alive = weakref.ref(snapshot)
+    gc.disable()  # only reference counting may free it, as it must for big repositories
+    try:
+        report = evaluate(snapshot, load_profile())
+        del snapshot
+        assert alive() is None
+    finally:
+        gc.enable()
+    assert report.result("lint").status == Status.passed
