@@ -1,10 +1,11 @@
 """A fake GitHub REST API over real HTTP on loopback, strict like GitHub.
 
 It serves what the app uses: installation tokens (checking the app's JWT), check runs
-(create, update, read) and commit tarballs (a 302 to a download URL, like codeload). It
-validates request bodies the way GitHub does and answers 422 in GitHub's error shape, so
-a body GitHub would refuse fails the test. Every call is recorded without credentials;
-faults and delays can be injected; state is inspectable (`check_runs`, `tokens`).
+(create, update, read, list for a commit) and commit tarballs (a 302 to a download URL,
+like codeload). It validates request bodies and queries the way GitHub does and answers
+422 in GitHub's error shape, so a request GitHub would refuse fails the test. Every call
+is recorded without credentials; faults and delays can be injected; state is inspectable
+(`check_runs`, `tokens`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ DOCS = "https://docs.github.com/rest/checks/runs"
 CLOCK_SKEW = 60
 # A JWT valid for longer than 10 minutes is refused by GitHub.
 MAX_JWT_LIFETIME = 600
+# Requests per hour an installation may make (GitHub's base rate for an app installation).
+RATE_LIMIT = 5000
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Call:
     json: Any
     credential: str | None = None  # "jwt", a token label like "token-2", or None
     status: int = 0
+    installation: int | None = None  # whose installation token authenticated it
 
 
 @dataclass
@@ -246,6 +250,8 @@ class FakeGitHub:
         self.calls: list[Call] = []
         self.check_runs: dict[int, CheckRunState] = {}
         self.tokens: dict[str, IssuedToken] = {}
+        # Requests made with each installation's tokens (X-RateLimit-* headers).
+        self.requests_used: dict[int, int] = {}
         self._downloads: dict[str, tuple[str, str, str]] = {}
         self._faults: list[Fault] = []
         self._ids = itertools.count(1000)
@@ -260,6 +266,8 @@ class FakeGitHub:
                      endpoint="update_run"),
                 Rule("/repos/<owner>/<repo>/check-runs/<int:run_id>", methods=["GET"],
                      endpoint="get_run"),
+                Rule("/repos/<owner>/<repo>/commits/<path:ref>/check-runs", methods=["GET"],
+                     endpoint="list_runs"),
                 Rule("/repos/<owner>/<repo>/tarball/<path:ref>", methods=["GET"],
                      endpoint="tarball"),
                 Rule("/_codeload/<owner>/<repo>/legacy.tar.gz/<sha>", methods=["GET"],
@@ -335,6 +343,15 @@ class FakeGitHub:
         call = self._record(request)
         response = self._inject(call) or self._route(request, call)
         call.status = response.status_code
+        if call.installation is not None:
+            # Like GitHub: every request made with a token counts against its installation.
+            with self._lock:
+                used = self.requests_used[call.installation] = (
+                    self.requests_used.get(call.installation, 0) + 1
+                )
+            response.headers.setdefault("X-RateLimit-Limit", str(RATE_LIMIT))
+            response.headers.setdefault("X-RateLimit-Remaining", str(max(0, RATE_LIMIT - used)))
+            response.headers.setdefault("X-RateLimit-Used", str(used))
         return response(environ, start_response)
 
     def _record(self, request: Request) -> Call:
@@ -435,6 +452,7 @@ class FakeGitHub:
         if token is None or token.expires_at <= datetime.now(UTC):
             return _unauthorized("Bad credentials")
         call.credential = token.label
+        call.installation = token.installation
         if self.repos.get((owner, repo)) != token.installation:
             return _json({"message": "Not Found", "status": "404"}, 404)
         return None
@@ -487,6 +505,53 @@ class FakeGitHub:
         if run is None or (run.owner, run.repo) != (owner, repo):
             return _json({"message": "Not Found", "status": "404"}, 404)
         return _json(run.as_json(self.url), 200)
+
+    def _list_runs(self, request: Request, call: Call, owner: str, repo: str, ref: str) -> Response:
+        """GitHub's "list check runs for a Git reference", for commit ids."""
+        refused = self._installation_for(request, call, owner, repo)
+        if refused:
+            return refused
+        args = request.args
+        errors = []
+        if args.get("filter", "latest") not in ("latest", "all"):
+            errors.append(f"filter {args['filter']!r} is not one of latest, all")
+        if args.get("status") not in (None, "queued", "in_progress", "completed"):
+            errors.append(f"status {args['status']!r} is not one of queued, in_progress, completed")
+        per_page = args.get("per_page", "30")
+        page = args.get("page", "1")
+        if not per_page.isdigit() or not page.isdigit() or int(page) < 1:
+            errors.append("per_page and page must be positive integers")
+        if errors:
+            return _invalid(errors, "list-check-runs-for-a-git-reference")
+        with self._lock:
+            runs = [
+                r
+                for r in self.check_runs.values()
+                if (r.owner, r.repo, r.head_sha) == (owner, repo, ref)
+            ]
+            known = (owner, repo, ref) in self.commits
+        if not runs and not known:
+            return _json({"message": f"No commit found for SHA: {ref}", "status": "422"}, 422)
+        if "check_name" in args:
+            runs = [r for r in runs if r.name == args["check_name"]]
+        if "status" in args:
+            runs = [r for r in runs if r.status == args["status"]]
+        # Newest first; "latest" keeps the newest run of each name.
+        runs.sort(key=lambda r: r.id, reverse=True)
+        if args.get("filter", "latest") == "latest":
+            newest: dict[str, CheckRunState] = {}
+            for run in runs:
+                newest.setdefault(run.name, run)
+            runs = list(newest.values())
+        size = min(int(per_page), 100)  # GitHub caps a page at 100 silently.
+        start = (int(page) - 1) * size
+        return _json(
+            {
+                "total_count": len(runs),
+                "check_runs": [r.as_json(self.url) for r in runs[start : start + size]],
+            },
+            200,
+        )
 
     @staticmethod
     def _apply(run: CheckRunState, body: dict[str, Any]) -> None:

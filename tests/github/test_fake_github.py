@@ -97,6 +97,31 @@ def test_check_runs_need_a_valid_unexpired_installation_token(
     assert all(value not in str(call) for call in fake_github.calls)
 
 
+def test_check_runs_of_a_commit_are_listed_like_github(http: httpx.Client, rsa_key) -> None:
+    auth = {"Authorization": f"token {token(http, rsa_key[0])}"}
+    runs = f"/repos/{OWNER}/{REPO}/check-runs"
+    first = http.post(runs, json={"name": "Mentor", "head_sha": "a" * 40, "external_id": "d-1"},
+                      headers=auth).json()  # fmt: skip
+    second = http.post(runs, json={"name": "Mentor", "head_sha": "a" * 40, "external_id": "d-2"},
+                       headers=auth).json()  # fmt: skip
+    http.post(runs, json={"name": "Other", "head_sha": "a" * 40}, headers=auth)
+    url = f"/repos/{OWNER}/{REPO}/commits/{'a' * 40}/check-runs"
+
+    everything = http.get(url, params={"check_name": "Mentor", "filter": "all"}, headers=auth)
+    assert everything.status_code == 200
+    assert everything.json()["total_count"] == 2
+    assert [r["id"] for r in everything.json()["check_runs"]] == [second["id"], first["id"]]
+    assert [r["external_id"] for r in everything.json()["check_runs"]] == ["d-2", "d-1"]
+    # GitHub's default filter keeps the newest run of each name.
+    latest = http.get(url, headers=auth).json()["check_runs"]
+    assert sorted(r["name"] for r in latest) == ["Mentor", "Other"]
+    assert http.get(url, params={"filter": "newest"}, headers=auth).status_code == 422
+    assert http.get(url, params={"status": "done"}, headers=auth).status_code == 422
+    unknown = http.get(f"/repos/{OWNER}/{REPO}/commits/{'f' * 40}/check-runs", headers=auth)
+    assert unknown.status_code == 422
+    assert http.get(url).status_code == 401
+
+
 ANNOTATION = {
     "path": "a.py",
     "start_line": 1,
