@@ -256,10 +256,11 @@ def _configure_sqlite(engine: Engine) -> None:
         # ourselves (below) so migrations are transactional and writers queue up.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # WAL: readers never block the writer; the busy timeout makes writers wait their
-        # turn instead of failing with "database is locked".
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout makes writers wait their turn instead of failing with "database
+        # is locked"; set first, so that switching a new file to WAL waits too. WAL:
+        # readers never block the writer.
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -735,8 +736,10 @@ class Store:
                     received_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=[Delivery.delivery_id])
-            )
-            if claimed.rowcount == 0:
+                # RETURNING, not rowcount: the ORM's insert path does not report a skip.
+                .returning(Delivery.delivery_id)
+            ).scalar_one_or_none()
+            if claimed is None:
                 return AcceptedJob(outcome="duplicate_delivery")
             self._ensure_repository(session, installation_id, repository, now)
             if branch is not None and commits:

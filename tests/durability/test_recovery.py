@@ -44,12 +44,15 @@ def redis_queue(redis_url: str) -> Iterator[str]:
     client.close()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> dict[str, object]:
-    """Settings for the queue under test: the SQLite file, or REDIS_URL."""
-    if request.param == "sqlite":
-        return {}
-    return {"redis_url": request.getfixturevalue("redis_queue")}
+    """Settings under test: the SQLite queue and store, the queue on Redis, or the store
+    on PostgreSQL (where DATABASE_URL is set)."""
+    if request.param == "redis":
+        return {"redis_url": request.getfixturevalue("redis_queue")}
+    if request.param == "postgresql":
+        return {"database_url": request.getfixturevalue("postgres_url")}
+    return {}
 
 
 def crash_midway(app: Flask, fake: FakeGitHub, sha: str, posted: list, status: str) -> None:

@@ -733,3 +733,122 @@ def test_changes_from_stored_reports(store: Store, clock: Clock) -> None:
     assert previous is not None and previous.report is not None
     changes = changes_since(previous.report, current)
     assert changes_markdown(changes, previous.sha).startswith("**Since aaaaaaa:** 1 fixed.")
+
+
+# --- Jobs: accepted once, taken up once, recovered when a worker dies -------------------------
+
+
+def accept(store: Store, delivery: str, sha: str = SHA_A, **extra: Any) -> Any:
+    values: dict[str, Any] = {
+        "delivery_id": delivery,
+        "event_name": "push",
+        "installation_id": 1,
+        "repository": REPO,
+        "sha": sha,
+        "branch": "main",
+        "trigger": "push",
+        "pusher": "alice",
+        "commits": [PushedCommit(sha=sha, author_login="alice", message_length=12)],
+        "dedupe_seconds": 3600,
+        "lease_seconds": 60,
+    }
+    return store.accept_job(**{**values, **extra})
+
+
+def test_accepting_a_job_is_one_transaction_and_idempotent(store: Store, clock: Clock) -> None:
+    first = accept(store, "d-1")
+    assert (first.outcome, first.evaluation_id) == ("queued", 1)
+    assert accept(store, "d-1").outcome == "duplicate_delivery"
+    # The same commit on another branch within the window: its commits are still kept.
+    assert accept(store, "d-2", branch="feature").outcome == "duplicate_commit"
+    assert len(store.commits_for(REPO.full_name)) == 2
+    # A re-run is never a duplicate; after the window the commit is evaluated again.
+    assert accept(store, "d-3", trigger="rerequested").outcome == "queued"
+    clock.advance(hours=2)
+    assert accept(store, "d-4").outcome == "queued"
+    [evaluation] = [e for e in store.evaluations_for(REPO.full_name) if e.delivery_id == "d-1"]
+    assert (evaluation.status, evaluation.trigger, evaluation.attempts) == (
+        EvaluationStatus.queued,
+        "push",
+        0,
+    )
+    assert evaluation.pusher_login == "alice"
+
+
+def test_a_removed_installation_accepts_nothing(store: Store) -> None:
+    store.remove_installation(1)
+    with pytest.raises(InstallationRemoved):
+        accept(store, "d-1")
+    # Nothing was kept, not even the delivery: the whole transaction rolled back.
+    assert store.claim_delivery("d-1", "push") is True
+
+
+def test_an_evaluation_is_taken_up_once_per_attempt(store: Store) -> None:
+    evaluation_id = accept(store, "d-1").evaluation_id
+    claimed = store.claim_evaluation(evaluation_id, 0, lease_seconds=60)
+    assert claimed is not None
+    assert (claimed.attempts, claimed.repository, claimed.default_branch) == (
+        1,
+        REPO.full_name,
+        "main",
+    )
+    assert (claimed.sha, claimed.branch, claimed.delivery_id) == (SHA_A, "main", "d-1")
+    # A second task for the same attempt finds it taken; the next attempt's task may run.
+    assert store.claim_evaluation(evaluation_id, 0, lease_seconds=60) is None
+    assert store.claim_evaluation(evaluation_id, 1, lease_seconds=60) is not None
+    assert store.record_check_run(evaluation_id, 555)
+    assert store.claim_evaluation(evaluation_id, 2, 60).check_run_id == 555  # type: ignore[union-attr]
+    store.mark_evaluation(evaluation_id, EvaluationStatus.failed, error="gave up")
+    # An ended evaluation is never taken up again.
+    assert store.claim_evaluation(evaluation_id, 3, lease_seconds=60) is None
+    assert store.claim_evaluation(999, 0, lease_seconds=60) is None
+
+
+def test_leases_are_renewed_while_held_and_swept_when_they_run_out(
+    store: Store, clock: Clock
+) -> None:
+    running = accept(store, "d-1").evaluation_id
+    waiting = accept(store, "d-2", sha=SHA_B).evaluation_id
+    store.claim_evaluation(running, 0, lease_seconds=60)
+    assert store.stale_evaluations() == []
+    clock.advance(seconds=50)
+    assert store.renew_leases({running: 1}, lease_seconds=60) == set()
+    clock.advance(seconds=50)
+    # The running one was renewed; the waiting one's lease ran out.
+    assert store.stale_evaluations() == [(waiting, 0)]
+    clock.advance(seconds=20)
+    assert store.stale_evaluations() == [(running, 1), (waiting, 0)]
+    # Two sweepers: only one wins each evaluation.
+    assert store.requeue(running, 1, lease_seconds=60)
+    assert not store.requeue(running, 1, lease_seconds=60)
+    assert store.stale_evaluations() == [(waiting, 0)]
+    # The dead worker's renewal is refused once another attempt took over.
+    store.claim_evaluation(running, 1, lease_seconds=60)
+    assert store.renew_leases({running: 1}, lease_seconds=60) == {running}
+    # A postponed retry is left alone until its time.
+    assert store.postpone(running, 2, clock.now + timedelta(minutes=10))
+    clock.advance(minutes=5)
+    assert (running, 2) not in store.stale_evaluations()
+    assert store.unfinished_count() == 2
+
+
+def test_a_newer_push_to_the_same_branch_is_found(store: Store) -> None:
+    old = accept(store, "d-1").evaluation_id
+    assert store.newer_push(old) is None
+    accept(store, "d-2", sha=SHA_B, branch="other")
+    accept(store, "d-3", sha=SHA_A, trigger="rerequested")
+    assert store.newer_push(old) is None
+    accept(store, "d-4", sha=SHA_B)
+    accept(store, "d-5", sha=SHA_C)
+    assert store.newer_push(old) == SHA_C
+
+
+def test_repositories_of_an_installation_are_recorded_and_purged(store: Store) -> None:
+    store.record_repositories(1, [REPO, OTHER_REPO])
+    accept(store, "d-1")
+    accept(store, "d-2", repository=OTHER_REPO)
+    purged = store.remove_repositories(1, [REPO.id])
+    assert (purged.repositories, purged.evaluations, purged.commits) == (1, 1, 1)
+    assert store.evaluations_for(REPO.full_name) == []
+    assert len(store.evaluations_for(OTHER_REPO.full_name)) == 1
+    assert store.remove_repositories(1, []).total == 0
