@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from checks.snapshot import Snapshot
 
 # Top-level import statements, read as text: parsing every file with ast only to list its
-# imports would cost as much as a whole ruff run on a large repository.
+# imports would cost as much as a whole ruff run on a large repository. A line is found by
+# the "\n" before it (the text gets one in front): `re` skips to a literal, where `^` made
+# it try every character (a quarter slower).
 _IMPORT = re.compile(
-    r"^[ \t]*(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+import\b|import[ \t]+([A-Za-z_][\w., \t]*))",
-    re.M,
+    r"\n[ \t]*(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+import\b|import[ \t]+([A-Za-z_][\w., \t]*))"
 )
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -31,8 +32,11 @@ def _imports(snapshot: Snapshot) -> dict[str, list[Place]]:
         text = snapshot.text(path)
         if not text or "import" not in text:
             continue
+        text = "\n" + text
+        line, counted = 1, 0
         for match in _IMPORT.finditer(text):
-            line = text.count("\n", 0, match.start()) + 1
+            line += text.count("\n", counted, match.start())
+            counted = match.start()
             names = [match.group(1)] if match.group(1) else match.group(2).split(",")
             for name in names:
                 module = name.strip().split(" ")[0]

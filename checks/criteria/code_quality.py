@@ -20,6 +20,7 @@ from checks.models import Annotation, Level
 from checks.registry import Context, Outcome, criterion, failed, info, passed
 from checks.snapshot import Snapshot
 
+_DOCS_TYPING_CODES = frozenset(DOCS_TYPING_CODES)
 _DOCSTRING_CODES = frozenset({"D102", "D103"})
 _QUOTED = re.compile(r"`([^`]+)`")
 
@@ -45,13 +46,19 @@ def _hint_subject(message: str, code: str) -> str:
 def _lacking(run: RuffRun) -> dict[tuple[str, int], _Lacking]:
     """The public functions ruff found a docstring or type hint missing on, by (path, line)."""
     lacking: dict[tuple[str, int], _Lacking] = {}
+    path = ""
+    found: list[Definition] = []
+    starts: list[int] = []
     for finding in run.findings:
-        found = run.definitions.get(finding.path)
-        if finding.code not in DOCS_TYPING_CODES or not found:
+        if finding.code not in _DOCS_TYPING_CODES:
             continue
+        if finding.path != path:  # findings come file by file
+            path = finding.path
+            found = run.definitions.get(path) or []
+            starts = [d.line for d in found]
         # A finding belongs to the last `def` starting on or before it: arguments of a
         # signature spread over several lines come after the `def` line.
-        index = bisect.bisect_right(found, finding.line, key=lambda d: d.line) - 1
+        index = bisect.bisect_right(starts, finding.line) - 1
         if index < 0 or not found[index].public:
             continue
         definition = found[index]
@@ -59,7 +66,9 @@ def _lacking(run: RuffRun) -> dict[tuple[str, int], _Lacking]:
         if docstring and finding.line != definition.line:
             continue  # a `def` the text scan did not see (e.g. on one line with its class)
         key = (finding.path, definition.line)
-        entry = lacking.setdefault(key, _Lacking(finding.path, definition))
+        entry = lacking.get(key)
+        if entry is None:
+            entry = lacking[key] = _Lacking(finding.path, definition)
         if docstring:
             entry.documented = False
         else:

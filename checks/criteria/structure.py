@@ -379,7 +379,13 @@ def logging_use(snapshot: Snapshot, context: Context) -> Outcome:
 
 # A line of code holds something other than blanks and a comment (docstrings count as code);
 # counted with one regex over the text, because parsing every file would cost a ruff run.
-_CODE_LINE = re.compile(r"^[ \t]*[^\s#]", re.M)
+# Lines are found by their "\n", a literal `re` skips to, rather than by `^` (twice as slow).
+_CODE_LINE = re.compile(r"\n[ \t]*[^\s#]")
+_CODE_FIRST_LINE = re.compile(r"[ \t]*[^\s#]")
+
+
+def _code_lines(text: str) -> int:
+    return len(_CODE_LINE.findall(text)) + (_CODE_FIRST_LINE.match(text) is not None)
 
 
 @criterion(
@@ -394,7 +400,7 @@ def code_size(snapshot: Snapshot, context: Context) -> Outcome:
     comment lines), test files and notebooks. Facts only, nothing to pass or fail."""
     code_lines = test_lines = test_files = 0
     for path in snapshot.python_files:
-        lines = len(_CODE_LINE.findall(snapshot.text(path) or ""))
+        lines = _code_lines(snapshot.text(path) or "")
         code_lines += lines
         name = path.rsplit("/", 1)[-1]
         if name.startswith("test_") or name.endswith("_test.py"):

@@ -87,18 +87,18 @@ def _local_packages(snapshot: Snapshot) -> frozenset[str]:
 
 
 # Import statements read from the text: walking every node of the tree costs more than
-# parsing it. Parenthesised name lists may span lines.
+# parsing it. Parenthesised name lists may span lines. A statement starts after a "\n" (the
+# text gets one in front): `re` skips to that literal, where `^` made it try every character.
 _IMPORT = re.compile(
-    r"^[ \t]*(?:from[ \t]+(?P<dots>\.*)(?P<module>[\w.]*)[ \t]+import[ \t]*"
-    r"(?P<names>\([^)]*\)|[^\n#;]*)|import[ \t]+(?P<plain>[^\n#;]+))",
-    re.M,
+    r"\n[ \t]*(?:from[ \t]+(?P<dots>\.*)(?P<module>[\w.]*)[ \t]+import[ \t]*"
+    r"(?P<names>\([^)]*\)|[^\n#;]*)|import[ \t]+(?P<plain>[^\n#;]+))"
 )
 
 
 def _imported_names(text: str, local: frozenset[str]) -> list[str]:
     """Names imported from the repository's own code (third-party imports say nothing)."""
     names: list[str] = []
-    for match in _IMPORT.finditer(text):
+    for match in _IMPORT.finditer("\n" + text):
         if match.group("plain") is not None:
             modules = (m.split()[0] for m in match.group("plain").split(",") if m.strip())
             names += [m for m in modules if m.split(".")[0] in local]

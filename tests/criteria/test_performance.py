@@ -9,6 +9,7 @@ from pathlib import Path
 
 from checks import Status, evaluate, load_profile
 from checks.criteria.lint import ruff_run, start_ruff
+from checks.facts import Place, imported
 from checks.snapshot import Snapshot
 
 
@@ -79,3 +80,24 @@ def test_an_evaluation_leaves_no_cycle_keeping_the_files_alive(
     finally:
         gc.enable()
     assert report.result("lint").status == Status.passed
+
+
+def test_lines_are_found_from_the_first_one_on(
+    make_repo: Callable[[dict], Path], run_criterion
+) -> None:
+    code = "import torch\n# a comment\n\n\t\ndef f():\n    from torch import nn\n    return nn\n"
+    snapshot = Snapshot(make_repo({"src/pkg/model.py": code}))
+    assert imported(snapshot, "torch") == [
+        Place("src/pkg/model.py", 1),
+        Place("src/pkg/model.py", 6),
+    ]
+    size = run_criterion("code-size", {"src/pkg/model.py": code, "src/pkg/empty.py": ""})
+    assert size.metrics["code_lines"] == 4  # not the comment, nor the blank lines
+    tests = run_criterion(
+        "tests",
+        {
+            "src/pkg/data.py": "X = 1\n",
+            "tests/test_x.py": "from pkg.data import X\n\n\ndef test_x():\n    assert X\n",
+        },
+    )
+    assert tests.metrics["tests_data"] == 1  # the import on the first line names the data
