@@ -92,21 +92,38 @@ def run_worker(args: argparse.Namespace) -> int:
 
 
 def run_purge(args: argparse.Namespace) -> int:
-    """Delete evaluations, pushed commits and deliveries older than the retention period."""
-    from github_app.store import Store, StoreError
+    """Delete evaluations, pushed commits and deliveries older than the retention period.
 
-    settings = _settings(retention_days=args.days)
+    Needs only the store's settings (DATABASE_URL or MLOPS_MENTOR_DATA_DIR, and
+    MLOPS_MENTOR_RETENTION_DAYS), not the app's credentials: a cron job can run it.
+    """
+    import os
+    from pathlib import Path
+
+    from github_app.settings import ENV
+    from github_app.store import DEFAULT_RETENTION_DAYS, Store, StoreError, database_url
+
+    given = os.environ.get(ENV["retention_days"], "").strip()
     try:
-        store = Store(settings.store_url())
+        days = args.days if args.days is not None else float(given or DEFAULT_RETENTION_DAYS)
+    except ValueError:
+        days = -1
+    if not days > 0:
+        name = "--days" if args.days is not None else ENV["retention_days"]
+        print(f"mlops-mentor: {name}: must be a number of days above 0", file=sys.stderr)
+        return 2
+    data_dir = Path(os.environ.get(ENV["data_dir"], "").strip() or "data")
+    try:
+        store = Store(database_url(data_dir, os.environ.get(ENV["database_url"])))
         store.migrate()
-        purged = store.purge_older_than(settings.retention_days)
-    except (StoreError, ValueError) as exc:
-        print(f"mlops-mentor: {exc}", file=sys.stderr)
+        purged = store.purge_older_than(days)
+    except StoreError as exc:
+        print(f"mlops-mentor: {ENV['database_url']}: {exc}", file=sys.stderr)
         return 2
     store.close()
     print(
-        f"Deleted what is older than {settings.retention_days:g} days: "
-        f"{purged.evaluations} evaluations, {purged.commits} pushed commits, "
-        f"{purged.deliveries} deliveries, {purged.installations} removed installations."
+        f"Deleted what is older than {days:g} days: {purged.evaluations} evaluations, "
+        f"{purged.commits} pushed commits, {purged.deliveries} deliveries, "
+        f"{purged.installations} removed installations."
     )
     return 0
