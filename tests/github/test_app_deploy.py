@@ -56,10 +56,10 @@ def test_image_is_pinned_unprivileged_and_layers_dependencies_first() -> None:
     code = next(i for i, (n, a) in enumerate(steps) if n == "COPY" and "github_app" in a)
     assert dependencies < code
     assert names.index("USER") > code
-    command = json.loads(dict(steps)["CMD"])
-    assert command[0] == "gunicorn"
-    config = Path(command[command.index("--config") + 1].replace("/app/", ""))
-    assert (ROOT / config).is_file()
+    # One image, two roles: `serve` by default, `mlops-mentor worker` when asked.
+    assert json.loads(dict(steps)["CMD"]) == ["mlops-mentor", "serve"]
+    install = next(a for n, a in steps if n == "RUN" and "requirements" in a)
+    assert "['postgres']" in install
     assert "/healthz" in " ".join(healthcheck_command())
 
 
