@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from checks.criteria.ci import cite, find_commands, steps
 from checks.facts import Place, declared_dependencies
 from checks.models import Annotation, Level
-from checks.parsing import ParseError
+from checks.parsing import ParseError, parse_python
 from checks.registry import Context, Outcome, criterion, failed, passed
 from checks.snapshot import Snapshot
 
@@ -48,6 +48,8 @@ class FoundTest:
     name: str
     line: int
     topics: frozenset[str]
+    # Whether it asserts, raises, or calls pytest's or a helper's check (test-quality).
+    checks: bool = True
 
 
 @dataclass(frozen=True)
@@ -60,18 +62,68 @@ class SuiteFile:
     error: ParseError | None = None
 
 
-def _collect(body: Iterable[ast.stmt], prefix: str, inherited: frozenset[str]) -> list[FoundTest]:
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+# pytest's own ways of checking, and unittest's `self.fail`.
+_CHECKING_CALLS = frozenset({"raises", "warns", "approx", "fail", "deprecated_call"})
+# unittest's `self.assertEqual`, numpy's `assert_allclose`, mock's `assert_called_once`,
+# playwright's `expect`, and the group's own `check_shapes(...)` helpers.
+_CHECKING_PREFIXES = ("assert", "check", "verify", "expect")
+# Every node that makes a test check something spells one of these in its text (`assert`,
+# `raise`, or the called name), in any case: a test whose text has none checks nothing.
+_CHECKING_WORDS = re.compile(
+    r"assert|raise|check|verify|expect|approx|warns|fail|deprecated_call", re.IGNORECASE
+)
+
+
+def _checks_something(test: _Function, lines: list[str]) -> bool:
+    """Whether the test asserts, raises or calls a checking helper (`lines`: its file's)."""
+    # Most tests assert in their own body, and most of the rest check nothing at all: both
+    # are decided without walking the tree, which costs more than parsing the file did.
+    if any(isinstance(statement, ast.Assert | ast.Raise) for statement in test.body):
+        return True
+    first = min((d.lineno for d in test.decorator_list), default=test.lineno)
+    text = "\n".join(lines[first - 1 : test.end_lineno])
+    # (Non-ASCII names are normalised by the parser, so their text may differ from the tree.)
+    if text.isascii() and not _CHECKING_WORDS.search(text):
+        return False
+    for node in ast.walk(test):
+        # An explicit `raise` fails the test on purpose just like a failed assert.
+        if isinstance(node, ast.Assert | ast.Raise):
+            return True
+        if isinstance(node, ast.Call):
+            callee = node.func
+            name = (
+                callee.id
+                if isinstance(callee, ast.Name)
+                else callee.attr
+                if isinstance(callee, ast.Attribute)
+                else ""
+            )
+            if name in _CHECKING_CALLS or name.lower().startswith(_CHECKING_PREFIXES):
+                return True
+    return False
+
+
+def _source_lines(text: str) -> list[str]:
+    """The lines as the parser numbers them: it ends a line at CRLF, LF or a lone CR."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
+
+
+def _collect(
+    body: Iterable[ast.stmt], prefix: str, inherited: frozenset[str], lines: list[str]
+) -> list[FoundTest]:
     """Functions named `test*` and the `test*` methods of (nested) classes named `Test*`."""
     found: list[FoundTest] = []
     for node in body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
-            "test"
-        ):
+        if isinstance(node, _Function) and node.name.startswith("test"):
             topics = inherited | _topics(node.name.removeprefix("test"))
-            found.append(FoundTest(prefix + node.name, node.lineno, topics))
+            checks = _checks_something(node, lines)
+            found.append(FoundTest(prefix + node.name, node.lineno, topics, checks))
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
             topics = inherited | _topics(node.name.removeprefix("Test"))
-            found += _collect(node.body, f"{prefix}{node.name}.", topics)
+            found += _collect(node.body, f"{prefix}{node.name}.", topics, lines)
     return found
 
 
@@ -108,6 +160,9 @@ def _imported_names(text: str, local: frozenset[str]) -> list[str]:
     return names
 
 
+_UNREADABLE = ParseError("file is binary or too large")
+
+
 def _suite(snapshot: Snapshot) -> tuple[SuiteFile, ...]:
     local = _local_packages(snapshot)
     files: list[SuiteFile] = []
@@ -115,13 +170,21 @@ def _suite(snapshot: Snapshot) -> tuple[SuiteFile, ...]:
         if not _TEST_FILE.fullmatch(path):
             continue
         name = path.rsplit("/", 1)[-1].removesuffix(".py")
-        parsed = snapshot.python(path)
+        text = snapshot.text(path)
+        if text is None:
+            files.append(SuiteFile(path, (), frozenset(), _UNREADABLE))
+            continue
+        # Parsed here rather than through the snapshot's cache: everything the criteria need
+        # is taken from the tree at once, and 2,000 trees kept to the end of an evaluation
+        # cost memory, and time to free.
+        parsed = parse_python(text, path)
         if not parsed.ok:
             files.append(SuiteFile(path, (), frozenset(), parsed.error))
             continue
         topics = _topics(name.removeprefix("test_").removesuffix("_test"))
-        topics |= _topics(*_imported_names(snapshot.text(path) or "", local))
-        files.append(SuiteFile(path, tuple(_collect(parsed.data.body, "", topics)), topics))
+        topics |= _topics(*_imported_names(text, local))
+        tests = _collect(parsed.data.body, "", topics, _source_lines(text))
+        files.append(SuiteFile(path, tuple(tests), topics))
     return tuple(files)
 
 
