@@ -1,5 +1,6 @@
 """How fast `mlops-mentor check` is: the sample project, and synthetic repositories of
-100, 1,000 and 10,000 files, against ruff alone on the same files (ruff is our floor).
+100, 1,000 and 10,000 files, against ruff alone on the same files with the same rules
+(ruff is our floor).
 
     python bench/check_speed.py [--sizes 100 1000 10000] [--repeat 3]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import codecs
 import fnmatch
 import os
 import re
@@ -245,7 +246,8 @@ class Snapshot:
         if data is None or len(data) > self.read_cap or b"\x00" in data[:8192]:
             return None
         try:
-            return data.decode("utf-8-sig")
+            # As "utf-8-sig" would, without its codec written in Python (three times slower).
+            return (data[3:] if data.startswith(codecs.BOM_UTF8) else data).decode()
         except UnicodeDecodeError:
             # Windows editors still save cp1252; latin-1 never fails and keeps line numbers.
             return data.decode("latin-1")

@@ -148,7 +148,8 @@ def rule_names() -> dict[str, str]:
 def ruff_run(snapshot: Snapshot, timeout_s: float) -> RuffRun:
     """The one ruff run over this snapshot, shared by every criterion that needs it.
 
-    The first criterion to ask starts it, with its own time limit.
+    Started by the engine's prefetch (else by the first criterion to ask); the first
+    criterion to wait for it sets the time limit, counted from ruff's start.
     """
     outcome = snapshot.memo("ruff", lambda snap: _capture(snap, timeout_s))
     if isinstance(outcome, RuffError):
