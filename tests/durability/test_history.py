@@ -17,6 +17,7 @@ from tests.github.github_helpers import (
     drain,
     push_payload,
     queue_of,
+    repository_id,
 )
 
 FULL_NAME = f"{OWNER}/{REPO}"
@@ -121,7 +122,7 @@ def installation_payload(action: str, **extra: object) -> dict:
 
 
 def test_installation_events_are_recorded(app: Flask, fake_github) -> None:
-    repos = [{"id": 186853002, "name": REPO, "full_name": FULL_NAME}]
+    repos = [{"id": repository_id(), "name": REPO, "full_name": FULL_NAME}]
     created = deliver(app, "installation", installation_payload("created", repositories=repos))
     assert (created.status_code, created.json["outcome"]) == (200, "recorded")
     store = queue_of(app).store

@@ -8,6 +8,7 @@ import io
 import json
 import tarfile
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +76,15 @@ def tarball(entries: dict[str, bytes], top: str) -> bytes:
     return buffer.getvalue()
 
 
+def repository_id(owner: str = OWNER, repo: str = REPO) -> int:
+    """GitHub's id of a repository: one per owner/name here, as on GitHub."""
+    return zlib.crc32(f"{owner}/{repo}".encode())
+
+
 def repository(owner: str = OWNER, repo: str = REPO) -> dict[str, Any]:
     """A repository object shaped like GitHub's (fields beyond the ones we use included)."""
     return {
-        "id": 186853002,
+        "id": repository_id(owner, repo),
         "node_id": "MDEwOlJlcG9zaXRvcnkxODY4NTMwMDI=",
         "name": repo,
         "full_name": f"{owner}/{repo}",
