@@ -133,6 +133,8 @@ class Attempt:
     posted: int = 0
     completion: Completion | None = None
     error: str | None = None
+    # The run is complete on GitHub: whatever fails afterwards must not post over it.
+    finished: bool = False
 
 
 class Evaluator:
@@ -240,6 +242,7 @@ class Evaluator:
         attempt.completion = completion
         self.leases.check(claimed.id)
         self._post(gh, job, attempt.run_id, completion, attempt.posted)
+        attempt.finished = True
         duration_ms = (time.perf_counter() - started) * 1000
         if report is None:
             self.store.mark_evaluation(
@@ -265,6 +268,11 @@ class Evaluator:
         """Reschedule after a transient GitHub failure, else complete the run `neutral`."""
         claimed = attempt.claimed
         attempt.error = describe_failure(exc)
+        if attempt.finished:
+            # Storing the result failed after the run was completed: leave the evaluation
+            # to its lease, so a sweep's next attempt finds the run complete and records it.
+            logger.exception("recording %s@%s failed", job.full_name, job.sha)
+            return "unrecorded"
         if not isinstance(exc, GitHubException):
             logger.exception("evaluating %s@%s failed", job.full_name, job.sha)
         delay = self.retry_delay(exc, claimed.attempts)
@@ -447,10 +455,15 @@ class Evaluator:
 
     def _queue_review(self, job: Job) -> None:
         settings = self.review_settings
-        if settings is not None and should_review(
+        if settings is None or not should_review(
             settings, self.profile, job.branch, job.default_branch
         ):
+            return
+        try:
             self.queue.enqueue_review(job)
+        except Exception:
+            # The review is optional advice: the main run, already complete, stands.
+            logger.exception("queueing the AI review of %s@%s failed", job.full_name, job.sha)
 
     def review(self, job_json: str) -> None:
         """The AI review of a commit whose main run is complete: its own task, so it never
