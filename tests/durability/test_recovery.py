@@ -12,9 +12,10 @@ import redis
 from flask import Flask
 from huey import RedisHuey
 
-from github_app.consumer import JobConsumer
+from github_app.consumer import JobConsumer, Warden
 from github_app.services import build_services
 from github_app.store import EvaluationStatus
+from github_app.worker import LeaseLost
 from tests.durability.conftest import SMALL
 from tests.github.fake_github import CheckRunState, FakeGitHub
 from tests.github.github_helpers import (
@@ -133,6 +134,24 @@ def test_a_lost_task_is_queued_again_and_a_duplicate_task_runs_once(
         [lost.sha, doubled.sha]
     )
     assert {r.status for r in fake_github.check_runs.values()} == {"completed"}
+
+
+def test_a_worker_whose_lease_was_taken_over_stops_without_touching_the_run(
+    make_app: Callable[..., Flask], fake_github, publish
+) -> None:
+    app = make_app(immediate=False, job_lease_seconds=LEASE)
+    deliver(app, "push", push_payload(publish(SMALL).sha))
+    services = app.extensions["mlops_mentor"]
+    slow = services.store.claim_evaluation(1, 0, LEASE)
+    assert slow is not None
+    services.evaluator.leases.hold(slow.id, slow.attempts)
+    # It stalled past its lease; a sweep gave the evaluation to another attempt.
+    time.sleep(LEASE + 0.1)
+    assert services.store.requeue(1, 1, LEASE)
+    assert services.store.claim_evaluation(1, 1, LEASE) is not None
+    Warden(services).renew()
+    with pytest.raises(LeaseLost):
+        services.evaluator.leases.check(slow.id)
 
 
 def test_redis_lets_a_worker_on_another_machine_run_the_jobs(

@@ -31,7 +31,8 @@ def free_port() -> int:
 def server_env(rsa_key: tuple[str, bytes], fake_github: FakeGitHub, tmp_path: Path) -> dict:
     key = tmp_path / "app.pem"
     key.write_text(rsa_key[0])
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLOPS_"))}
+    hidden = ("GITHUB_", "MLOPS_", "DATABASE_URL", "REDIS_URL", "PROMETHEUS_", "GUNICORN_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(hidden)}
     env.update(
         GITHUB_APP_ID=str(APP_ID),
         GITHUB_PRIVATE_KEY_PATH=str(key),
