@@ -38,6 +38,8 @@ class Settings(BaseModel):
     details_url: str | None = None
     course_config: Path | None = None
     webhook_path: str = "/webhook"
+    # Served behind a TLS-terminating reverse proxy that sets X-Forwarded-Proto/-Host.
+    behind_proxy: bool = False
     max_payload_bytes: int = Field(default=GITHUB_MAX_PAYLOAD, gt=0)
     # Compressed size of a commit's tarball; a course repository is far below this.
     max_tarball_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
@@ -177,6 +179,7 @@ ENV: dict[str, str] = {
     "details_url": "MLOPS_MENTOR_DETAILS_URL",
     "course_config": "MLOPS_MENTOR_CONFIG",
     "webhook_path": "MLOPS_MENTOR_WEBHOOK_PATH",
+    "behind_proxy": "MLOPS_MENTOR_BEHIND_PROXY",
     "max_payload_bytes": "MLOPS_MENTOR_MAX_PAYLOAD_BYTES",
     "max_tarball_bytes": "MLOPS_MENTOR_MAX_TARBALL_BYTES",
     "max_extract_bytes": "MLOPS_MENTOR_MAX_EXTRACT_BYTES",

@@ -14,7 +14,9 @@ import logging
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from githubkit.webhooks import verify
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from github_app.dashboard import DashboardSettings, register_dashboard
 from github_app.handlers import router
 from github_app.logs import LOGGER, event
 from github_app.metrics import CONTENT_TYPE, exposition, instruments
@@ -32,22 +34,31 @@ def create_app(
     *,
     immediate: bool = False,
     review: ReviewSettings | None = None,
+    dashboard: DashboardSettings | None = None,
 ) -> Flask:
-    """Build the app from `settings` (default: the environment, the AI review's too).
+    """Build the app from `settings` (default: the environment, the AI review's and the
+    dashboard's too).
 
     Jobs go to the durable queue for a consumer (`serve`'s embedded one, or `mlops-mentor
     worker`); `immediate` runs each in the request's thread instead (one process, tests).
-    The services hang off `app.extensions["mlops_mentor"]`.
+    The services hang off `app.extensions["mlops_mentor"]`; the instructor dashboard is
+    served under /dashboard.
     """
     if settings is None:
         settings = Settings.from_env()
         review = load_review_settings()
+        dashboard = DashboardSettings.from_env()
     services = build_services(settings, immediate=immediate, review=review)
     app = Flask("github_app")
     # Werkzeug refuses a larger body (413) before it is read, even without Content-Length.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
     app.extensions[EXTENSION] = services
     app.register_blueprint(_blueprint(settings.webhook_path))
+    register_dashboard(app, services.store, dashboard or DashboardSettings())
+    if settings.behind_proxy:
+        # Behind a TLS-terminating proxy: the OAuth callback and Secure cookies need the
+        # client's scheme and host, which only the proxy's X-Forwarded-* headers carry.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     return app
 
 

@@ -16,6 +16,7 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 from github_app.consumer import JobConsumer
+from github_app.dashboard import DashboardSettings
 from github_app.review.settings import ReviewSettings
 from github_app.settings import Settings
 from github_app.web import EXTENSION, create_app
@@ -94,9 +95,15 @@ def make_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., F
     apps: list[Flask] = []
 
     def make(
-        *, immediate: bool = True, review: ReviewSettings | None = None, **overrides: Any
+        *,
+        immediate: bool = True,
+        review: ReviewSettings | None = None,
+        dashboard: DashboardSettings | None = None,
+        **overrides: Any,
     ) -> Flask:
-        app = create_app(make_settings(**overrides), immediate=immediate, review=review)
+        app = create_app(
+            make_settings(**overrides), immediate=immediate, review=review, dashboard=dashboard
+        )
         apps.append(app)
         return app
 
