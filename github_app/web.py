@@ -50,7 +50,8 @@ def create_app(
         dashboard = DashboardSettings.from_env()
     services = build_services(settings, immediate=immediate, review=review)
     app = Flask("github_app")
-    # Werkzeug refuses a larger body (413) before it is read, even without Content-Length.
+    # Werkzeug refuses a larger declared body (413) before it is read; a body without
+    # Content-Length (chunked) is cut off at this size by `_read_body`.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
     app.extensions[EXTENSION] = services
     app.register_blueprint(_blueprint(settings.webhook_path))
@@ -125,7 +126,10 @@ def _handle(services: Services) -> tuple[Reply, Delivery | None]:
     signature = request.headers.get("X-Hub-Signature-256", "")
     if not signature.startswith("sha256="):
         return Reply(401, "unauthorized", "missing X-Hub-Signature-256 (sha256=...) header"), None
-    body = request.get_data(cache=False)
+    try:
+        body = _read_body()
+    except RequestEntityTooLarge:
+        return _too_large_reply(), None
     if not verify(settings.webhook_secret.get_secret_value(), body, signature):
         return Reply(401, "unauthorized", "signature does not match the webhook secret"), None
     event_name = request.headers.get("X-GitHub-Event", "")
@@ -145,6 +149,18 @@ def _handle(services: Services) -> tuple[Reply, Delivery | None]:
         delivery_id, event_name, action if isinstance(action, str) else None, payload
     )
     return router.dispatch(delivery, services), delivery
+
+
+def _read_body() -> bytes:
+    """The request body, refusing one over the size limit as soon as it passes it.
+
+    Not `get_data()`: without a Content-Length (a chunked upload) that silently stops at
+    the limit, so an over-size body was verified truncated and refused as unsigned (401)
+    instead of too large (413). Reading past the limit raises `RequestEntityTooLarge`."""
+    chunks: list[bytes] = []
+    while chunk := request.stream.read(64 * 1024):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _too_large_reply() -> Reply:
