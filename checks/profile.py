@@ -7,6 +7,7 @@ may switch criteria off, change severities and thresholds; a group's own
 
 from __future__ import annotations
 
+import stat
 from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
@@ -215,7 +216,11 @@ def validate_yaml_model(model: type[M], text: str) -> tuple[M | None, list[Confi
 
 def _read(path: Path) -> str:
     try:
-        if path.stat().st_size > CONFIG_SIZE_CAP:
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            # Reading a FIFO or a device would block startup forever, or never end.
+            raise ProfileError(f"{path}: is not a regular file")
+        if status.st_size > CONFIG_SIZE_CAP:
             raise ProfileError(f"{path}: file is over {CONFIG_SIZE_CAP // 1024} KB")
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
