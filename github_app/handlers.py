@@ -4,6 +4,7 @@ a record in the store; they never call GitHub."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from github_app.jobs import Job, QueueFull
 from github_app.logs import LOGGER, event
@@ -12,13 +13,17 @@ from github_app.payloads import (
     CheckRunEvent,
     CheckSuiteEvent,
     InstallationEvent,
+    PullRequestEvent,
+    PullRequestReviewEvent,
     PushEvent,
     Repository,
+    WorkflowRunEvent,
     is_sha,
 )
 from github_app.routing import Delivery, InvalidPayload, Reply, Router
 from github_app.services import Services
 from github_app.store import InstallationRemoved, RepositoryInfo
+from github_app.store.course import is_config_repository
 
 logger = logging.getLogger(LOGGER)
 router = Router()
@@ -71,7 +76,20 @@ def push(delivery: Delivery, services: Services) -> Reply:
         return Reply(202, "ignored", f"{payload.ref} is not a branch")
     if not is_sha(payload.after):
         raise InvalidPayload("push payload: after is not a commit id")
-    job = _job(delivery, payload.repository, payload.installation.id, payload.after)
+    installation_id = payload.installation.id
+    repository = payload.repository
+    if is_config_repository(repository.full_name):
+        # The organisation's course file lives here: read it again, and check the new one.
+        if payload.branch != repository.default_branch:
+            return Reply(202, "ignored", "the course file is read from the default branch")
+        services.records.invalidate_course_file(installation_id)
+    elif not services.courses.known(installation_id).evaluates(payload.branch):
+        return Reply(
+            202,
+            "ignored",
+            f"the course configuration does not evaluate branch {payload.branch}",
+        )
+    job = _job(delivery, repository, installation_id, payload.after)
     return enqueue(
         services,
         job.model_copy(
@@ -157,4 +175,78 @@ def installation(delivery: Delivery, services: Services) -> Reply:
     removed = [r.id for r in payload.repositories_removed or []]
     store.remove_repositories(installation_id, removed)
     store.record_delivery_outcome(delivery.id, "recorded")
+    return Reply(200, "recorded")
+
+
+def _repository_info(repository: Repository) -> RepositoryInfo:
+    return RepositoryInfo(
+        id=repository.id,
+        full_name=repository.full_name,
+        default_branch=repository.default_branch,
+    )
+
+
+@router.on("pull_request", "opened", "closed")
+def pull_request(delivery: Delivery, services: Services) -> Reply:
+    """Team activity: who opens pull requests, and whose get merged (each counted once)."""
+    payload = delivery.parse(PullRequestEvent)
+    pr = payload.pull_request
+    if payload.action == "closed" and not pr.merged:
+        return Reply(202, "ignored", "closed without merging")
+    kind = "opened" if payload.action == "opened" else "merged"
+    at = (pr.created_at if kind == "opened" else pr.merged_at) or datetime.now(UTC)
+    try:
+        services.records.record_pull_request(
+            payload.installation.id,
+            _repository_info(payload.repository),
+            pr.number,
+            kind,
+            pr.user.login if pr.user else None,
+            at,
+        )
+    except InstallationRemoved:
+        return Reply(202, "ignored", "the app was uninstalled from this account")
+    return Reply(200, "recorded")
+
+
+@router.on("pull_request_review", "submitted")
+def pull_request_review(delivery: Delivery, services: Services) -> Reply:
+    """Team activity: who reviews the others' pull requests (once per pull request)."""
+    payload = delivery.parse(PullRequestReviewEvent)
+    reviewer = payload.review.user.login if payload.review.user else None
+    author = payload.pull_request.user.login if payload.pull_request.user else None
+    if reviewer is not None and reviewer == author:
+        return Reply(202, "ignored", "a comment on one's own pull request is not a review")
+    try:
+        services.records.record_pull_request(
+            payload.installation.id,
+            _repository_info(payload.repository),
+            payload.pull_request.number,
+            "reviewed",
+            reviewer,
+            payload.review.submitted_at or datetime.now(UTC),
+        )
+    except InstallationRemoved:
+        return Reply(202, "ignored", "the app was uninstalled from this account")
+    return Reply(200, "recorded")
+
+
+@router.on("workflow_run", "completed")
+def workflow_run(delivery: Delivery, services: Services) -> Reply:
+    """CI health: the conclusion of each of the group's own workflow runs."""
+    payload = delivery.parse(WorkflowRunEvent)
+    run = payload.workflow_run
+    try:
+        services.records.record_workflow_run(
+            payload.installation.id,
+            _repository_info(payload.repository),
+            run_id=run.id,
+            workflow=run.name or "workflow",
+            head_sha=run.head_sha,
+            head_branch=run.head_branch,
+            conclusion=run.conclusion,
+            completed_at=run.updated_at or datetime.now(UTC),
+        )
+    except InstallationRemoved:
+        return Reply(202, "ignored", "the app was uninstalled from this account")
     return Reply(200, "recorded")

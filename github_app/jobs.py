@@ -69,6 +69,7 @@ class Job(BaseModel):
             trigger="rerequested" if claimed.trigger == "rerequested" else "push",
             default_branch=claimed.default_branch,
             repository_id=claimed.repository_id,
+            pushed_at=claimed.pushed_at,
         )
 
 

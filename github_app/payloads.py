@@ -145,6 +145,53 @@ class InstallationEvent(BaseModel):
     repositories_removed: list[RepositoryRef] | None = None
 
 
+class User(BaseModel):
+    # Lenient: a deleted account ("ghost") may come without a login.
+    login: str | None = None
+
+
+class PullRequest(BaseModel):
+    number: int
+    user: User | None = None
+    merged: bool = False
+    created_at: datetime | None = None
+    merged_at: datetime | None = None
+
+
+class PullRequestEvent(BaseModel):
+    action: str
+    pull_request: PullRequest
+    repository: Repository
+    installation: Installation
+
+
+class Review(BaseModel):
+    user: User | None = None
+    submitted_at: datetime | None = None
+
+
+class PullRequestReviewEvent(BaseModel):
+    review: Review
+    pull_request: PullRequest
+    repository: Repository
+    installation: Installation
+
+
+class WorkflowRunInfo(BaseModel):
+    id: int
+    name: str | None = None
+    head_sha: Sha
+    head_branch: str | None = None
+    conclusion: str | None = None
+    updated_at: datetime | None = None
+
+
+class WorkflowRunEvent(BaseModel):
+    workflow_run: WorkflowRunInfo
+    repository: Repository
+    installation: Installation
+
+
 def describe_invalid(exc: ValidationError) -> str:
     """Which fields are missing or wrong, without echoing any of the payload's values."""
     problems = []

@@ -35,7 +35,9 @@ class Settings(BaseModel):
     api_url: str = "https://api.github.com"
     data_dir: Path = Path("data")
     check_name: str = Field(default="MLOps Mentor", min_length=1, max_length=100)
-    details_url: str | None = None
+    # Where this server is reached (https://mentor.example.org): each check run's
+    # "Details" link then opens its run page on the dashboard.
+    public_url: str | None = None
     course_config: Path | None = None
     webhook_path: str = "/webhook"
     # Served behind a TLS-terminating reverse proxy that sets X-Forwarded-Proto/-Host.
@@ -102,6 +104,15 @@ class Settings(BaseModel):
         if not url.startswith(("https://", "http://")):
             raise ValueError("must start with https:// (or http:// for a local test server)")
         return url.rstrip("/") + "/"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a local test server)")
+        return url.rstrip("/")
 
     @field_validator("webhook_path")
     @classmethod
@@ -176,7 +187,7 @@ ENV: dict[str, str] = {
     "api_url": "GITHUB_API_URL",
     "data_dir": "MLOPS_MENTOR_DATA_DIR",
     "check_name": "MLOPS_MENTOR_CHECK_NAME",
-    "details_url": "MLOPS_MENTOR_DETAILS_URL",
+    "public_url": "MLOPS_MENTOR_PUBLIC_URL",
     "course_config": "MLOPS_MENTOR_CONFIG",
     "webhook_path": "MLOPS_MENTOR_WEBHOOK_PATH",
     "behind_proxy": "MLOPS_MENTOR_BEHIND_PROXY",

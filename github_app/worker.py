@@ -36,11 +36,13 @@ from githubkit.exception import (
 )
 
 from checks import Profile, Report, evaluate
+from checks.profile import CourseConfig
 from checks.render.changes import changes_markdown, changes_since
 from checks.render.markdown import details_markdown, summary_markdown, title_line
 from checks.snapshot import Snapshot
 from github_app.checkrun import TEXT_LIMIT, CheckAnnotation, Completion, clip
 from github_app.client import GitHubApp, jittered
+from github_app.course import ORG_CONFIG_FILE, CourseConfigs, CourseFileCheck, CourseState
 from github_app.extract import ArchiveRefused, Extracted, extract_tarball
 from github_app.jobs import HueyJobQueue, Job
 from github_app.logs import LOGGER, REDACTOR, event
@@ -50,6 +52,7 @@ from github_app.review.checkrun import post_ai_review, should_review
 from github_app.review.settings import ReviewSettings
 from github_app.settings import Settings
 from github_app.store import ClaimedEvaluation, EvaluationStatus, Store
+from github_app.store.course import CourseRecords, is_config_repository
 
 logger = logging.getLogger(LOGGER)
 CHUNK = 1024 * 1024
@@ -57,6 +60,9 @@ COULD_NOT_FINISH = "The evaluation could not finish"
 # Skipped archive entries listed by name in the summary; the rest are counted.
 SKIPPED_LISTED = 10
 SHORT_SHA = 7
+# Class context ("64% of groups pass this") only from this many evaluated groups: fewer
+# would let a student work out how a named group did.
+CLASS_CONTEXT_MIN_GROUPS = 5
 
 
 class TarballTooLarge(Exception):
@@ -148,12 +154,18 @@ class Evaluator:
         store: Store,
         queue: HueyJobQueue,
         review: ReviewSettings | None = None,
+        *,
+        courses: CourseConfigs | None = None,
     ) -> None:
         self.settings = settings
         self.github = github
         self.profile = profile
         self.store = store
         self.queue = queue
+        self.courses = courses or CourseConfigs(
+            CourseRecords(store), CourseState(CourseConfig(), profile)
+        )
+        self.records = self.courses.records
         self.review_settings = review
         self.workspace = settings.data_dir / "work"
         self.leases = Leases()
@@ -235,10 +247,26 @@ class Evaluator:
                     return "already_completed"
             if newer is not None:
                 return self._supersede(gh, job, attempt, newer)
+            course = None
+            if not is_config_repository(job.full_name):
+                course = self.courses.current(gh, job.installation, job.owner)
+                if job.trigger == "push" and not course.evaluates(job.branch):
+                    # The course file changed since the delivery was taken: no run at all.
+                    self.store.mark_evaluation(
+                        claimed.id,
+                        EvaluationStatus.skipped,
+                        error=f"branch {job.branch} is not evaluated by the course configuration",
+                    )
+                    return "ignored"
             if attempt.run_id is None:
-                attempt.run_id = self._create_run(gh, job)
+                attempt.run_id = self._create_run(gh, job, claimed.id)
                 self.store.record_check_run(claimed.id, attempt.run_id)
-        completion, report = self._evaluate(gh, job)
+        if course is None:
+            completion, report = self._check_course_file(gh, job), None
+        else:
+            completion, report = self._evaluate(
+                gh, job, course, job.pushed_at or claimed.created_at
+            )
         attempt.completion = completion
         self.leases.check(claimed.id)
         self._post(gh, job, attempt.run_id, completion, attempt.posted)
@@ -350,15 +378,16 @@ class Evaluator:
                 )
         return None
 
-    def _create_run(self, gh: GitHub, job: Job) -> int:
+    def _create_run(self, gh: GitHub, job: Job, evaluation_id: int) -> int:
         body: dict[str, object] = {
             "name": self.settings.check_name,
             "head_sha": job.sha,
             "status": "in_progress",
             "external_id": job.delivery_id,
         }
-        if self.settings.details_url:
-            body["details_url"] = self.settings.details_url
+        if self.settings.public_url:
+            # "Details" opens the full report (instructor-only criteria need a staff login).
+            body["details_url"] = f"{self.settings.public_url}/dashboard/runs/{evaluation_id}"
         response = gh.rest.checks.create(job.owner, job.repo, data=body)  # type: ignore[arg-type]
         return int(response.json()["id"])
 
@@ -409,7 +438,15 @@ class Evaluator:
 
     # --- The evaluation -------------------------------------------------------------------
 
-    def _evaluate(self, gh: GitHub, job: Job) -> tuple[Completion, Report | None]:
+    def _check_course_file(self, gh: GitHub, job: Job) -> Completion:
+        """A push to the organisation's `.github`: read the course file at the pushed
+        commit, record it (or its problems) and say so in the run on that commit."""
+        checked = self.courses.refresh(gh, job.installation, job.owner, ref=job.sha)
+        return course_file_completion(checked)
+
+    def _evaluate(
+        self, gh: GitHub, job: Job, course: CourseState, at: datetime
+    ) -> tuple[Completion, Report | None]:
         self.workspace.mkdir(parents=True, exist_ok=True)
         # Always removed, even when extraction left read-only folders behind.
         with tempfile.TemporaryDirectory(
@@ -424,32 +461,66 @@ class Evaluator:
             except (TarballTooLarge, ArchiveRefused) as refused:
                 return refused_completion(refused), None
             archive.unlink()
-            return self._report(job, extracted)
+            return self._report(job, extracted, course, at)
 
-    def _report(self, job: Job, extracted: Extracted) -> tuple[Completion, Report]:
-        report = evaluate(extracted.root, self.profile)
+    def _report(
+        self, job: Job, extracted: Extracted, course: CourseState, at: datetime
+    ) -> tuple[Completion, Report]:
+        """The full report (stored, shown on the dashboard) and the run showing only what
+        students may see, with the class context and their own CI's last failures."""
+        report = evaluate(
+            extracted.root,
+            course.profile,
+            at=at,
+            approved_exemptions=self.records.approved_exemptions(job.repository_id),
+        )
+        students = report.for_students()
         note = skipped_note(extracted)
-        annotations = [CheckAnnotation.of(a) for a in report.annotations()]
+        preamble = "\n\n".join(
+            part for part in (self._changes(job, students), self._ci_failures(job)) if part
+        )
+        annotations = [CheckAnnotation.of(a) for a in students.annotations()]
         completion = Completion(
-            conclusion=report.conclusion.value,
-            title=title_line(report),
+            conclusion=students.conclusion.value,
+            title=title_line(students),
             summary=summary_markdown(
-                report, limit=TEXT_LIMIT - len(note), preamble=self._changes(job, report)
+                students,
+                limit=TEXT_LIMIT - len(note),
+                preamble=preamble,
+                class_pass_rates=self.records.class_pass_rates(
+                    job.installation, CLASS_CONTEXT_MIN_GROUPS
+                ),
             )
             + note,
-            text=details_markdown(report),
+            text=details_markdown(students),
             annotations=annotations[: self.settings.annotation_cap],
         )
         return completion, report
 
-    def _changes(self, job: Job, report: Report) -> str:
+    def _changes(self, job: Job, students: Report) -> str:
         """ "Since a1b2c3d: 2 fixed, 1 new problem" against the branch's previous evaluation."""
         if job.branch is None:
             return ""
         previous = self.store.last_evaluation(job.full_name, job.branch, before_sha=job.sha)
         if previous is None or previous.report is None:
             return ""
-        return changes_markdown(changes_since(previous.report, report), previous.sha)
+        return changes_markdown(
+            changes_since(previous.report.for_students(), students), previous.sha
+        )
+
+    def _ci_failures(self, job: Job) -> str:
+        """ "Your `tests` workflow failed on a1b2c3d" for the branch's previous commit."""
+        if job.branch is None:
+            return ""
+        failed = self.records.failed_workflows_before(job.repository_id, job.branch, job.sha)
+        if not failed:
+            return ""
+        names = ", ".join(f"`{_code(f.workflow)}`" for f in failed)
+        plural = "workflows" if len(failed) > 1 else "workflow"
+        return (
+            f"⚠️ Your {names} {plural} failed on {failed[0].head_sha[:SHORT_SHA]}: "
+            "open the Actions tab to see why, and fix it before adding more."
+        )
 
     # --- The AI review --------------------------------------------------------------------
 
@@ -562,6 +633,52 @@ def refused_completion(refused: TarballTooLarge | ArchiveRefused) -> Completion:
         title=title,
         summary=f"### {title}\n\n{refused}",
         problem=f"refused: {refused}",
+    )
+
+
+def course_file_completion(checked: CourseFileCheck) -> Completion:
+    """The run on a `.github` commit: is the course file valid, and what is in force."""
+    if not checked.found:
+        title = f"No {ORG_CONFIG_FILE}: the default course configuration applies"
+        return Completion(
+            conclusion="neutral",
+            title=title,
+            summary=f"### {title}\n\nAdd `{ORG_CONFIG_FILE}` at the top of this repository "
+            "to configure the course for every group.",
+        )
+    if checked.state is None:
+        first = checked.problems[0]
+        title = "The course configuration is invalid: the previous one stays in force"
+        listed = "\n".join(f"- line {p.line}: {p.message}" for p in checked.problems)
+        return Completion(
+            conclusion="neutral",
+            title=title,
+            summary=f"### {title}\n\n`{ORG_CONFIG_FILE}` was refused ({first.message}, line "
+            f"{first.line}). Groups are evaluated with the last valid version until it is "
+            f"fixed.\n\n{listed}",
+            annotations=[
+                CheckAnnotation(
+                    path=ORG_CONFIG_FILE,
+                    start_line=p.line,
+                    end_line=p.line,
+                    annotation_level="failure",
+                    title="Invalid course configuration",
+                    message=p.message,
+                )
+                for p in checked.problems
+            ],
+            problem=f"invalid course configuration: {first.message} (line {first.line})",
+        )
+    config = checked.state.config
+    facts = [
+        f"- profile `{config.profile}`",
+        f"- branches: {', '.join(f'`{b}`' for b in config.branches) or 'all'}",
+        f"- course start: {config.start or 'not set'}; deadline: {config.deadline or 'not set'}",
+        f"- {len(config.criteria)} criteria adjusted",
+    ]
+    title = "The course configuration is valid and in force"
+    return Completion(
+        conclusion="success", title=title, summary=f"### {title}\n\n" + "\n".join(facts)
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from checks.models import CriterionResult, Level, Report, Status
 from checks.render import STATUS_MARK, by_week, module_label, needs_work, title_line, week_name
@@ -77,11 +78,20 @@ def _fit(sections: list[str], tail: list[str], limit: int) -> str:
     return ("\n\n".join([*kept, *tail]) + note)[:limit]
 
 
-def summary_markdown(report: Report, limit: int = GITHUB_TEXT_LIMIT, *, preamble: str = "") -> str:
+def summary_markdown(
+    report: Report,
+    limit: int = GITHUB_TEXT_LIMIT,
+    *,
+    preamble: str = "",
+    class_pass_rates: Mapping[str, float] | None = None,
+) -> str:
     """The check run's summary: what needs work first, passing items folded, a score line.
 
     `preamble` (e.g. what changed since the last evaluation) goes first, within `limit`.
+    `class_pass_rates` (criterion id → share of the course's groups passing it, anonymous)
+    adds "64% of groups pass this" to each item that needs work.
     """
+    rates = class_pass_rates or {}
     todo = needs_work(report)
     passing = [r for r in report.results if r.status == Status.passed]
     others = [r for r in report.results if r.status in (Status.info, Status.skip)]
@@ -95,7 +105,16 @@ def summary_markdown(report: Report, limit: int = GITHUB_TEXT_LIMIT, *, preamble
         sections.insert(0, preamble)
     if todo:
         sections.append(
-            "#### What to work on first\n\n" + "\n".join(_needs_work_entry(r) for r in todo)
+            "#### What to work on first\n\n"
+            + "\n".join(
+                _needs_work_entry(r)
+                + (
+                    f"\n  - {round(rates[r.id] * 100)}% of groups pass this."
+                    if r.id in rates
+                    else ""
+                )
+                for r in todo
+            )
         )
     exempt = [r for r in report.results if r.exemption]
     if exempt:

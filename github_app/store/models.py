@@ -31,7 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Bumped with every change to the tables below; a database recorded at a newer version
 # than this code is refused (an older deployment must not write to a newer schema).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -190,3 +190,74 @@ class Delivery(Base):
     installation_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     received_at: Mapped[datetime]
     outcome: Mapped[str | None] = mapped_column(String(64))
+
+
+class CourseConfigRecord(Base):
+    """The course file of an installation (its organisation's `.github/mlops-mentor.yml`),
+    shared by every process: the last valid text stays in force while a newer one is
+    invalid, and a push to the `.github` repository marks it stale (fetched again)."""
+
+    __tablename__ = "course_configs"
+
+    installation_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The last valid file's text; None when the organisation has no course file.
+    text: Mapped[str | None] = mapped_column(Text)
+    # Why the newest file was refused ([{"message", "line"}]), None when it is valid.
+    problems: Mapped[list[Any] | None] = mapped_column(JSON)
+    # The `.github` commit the refused file came from (its check run is on it).
+    problems_sha: Mapped[str | None] = mapped_column(String(64))
+    # None: stale, read the file from GitHub again before the next evaluation.
+    fetched_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class ExemptionApproval(Base):
+    """An instructor's approval of a group's requested exemption from one criterion."""
+
+    __tablename__ = "exemption_approvals"
+    __table_args__ = (
+        UniqueConstraint("repository_id", "criterion", name="uq_exemption_approvals"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("repositories.id"))
+    criterion: Mapped[str] = mapped_column(String(100))
+    approved_by: Mapped[str] = mapped_column(String)
+    approved_at: Mapped[datetime]
+
+
+class PullRequestActivity(Base):
+    """A member opening, merging or reviewing a pull request (each once per pull request)."""
+
+    __tablename__ = "pull_request_activity"
+    __table_args__ = (
+        UniqueConstraint(
+            "repository_id", "number", "kind", "login", name="uq_pull_request_activity"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("repositories.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    # "opened", "merged" or "reviewed".
+    kind: Mapped[str] = mapped_column(String(16))
+    # "" when GitHub names nobody (a deleted account).
+    login: Mapped[str] = mapped_column(String)
+    at: Mapped[datetime]
+
+
+class WorkflowRun(Base):
+    """A completed run of one of the group's own GitHub Actions workflows."""
+
+    __tablename__ = "workflow_runs"
+    __table_args__ = (Index("ix_workflow_runs_repository", "repository_id", "completed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # GitHub's id: a re-run of the same run updates its row.
+    run_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    repository_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("repositories.id"))
+    workflow: Mapped[str] = mapped_column(String)
+    head_sha: Mapped[str] = mapped_column(String(64))
+    head_branch: Mapped[str | None] = mapped_column(String)
+    conclusion: Mapped[str | None] = mapped_column(String(32))
+    completed_at: Mapped[datetime]

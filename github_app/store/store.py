@@ -40,13 +40,17 @@ from github_app.logs import REDACTOR
 from github_app.store.models import (
     SCHEMA_VERSION,
     Base,
+    CourseConfigRecord,
     Delivery,
     Evaluation,
     EvaluationStatus,
+    ExemptionApproval,
     Installation,
+    PullRequestActivity,
     PushCommit,
     Repository,
     SchemaVersion,
+    WorkflowRun,
 )
 
 DB_FILE = "mlops-mentor.db"
@@ -181,6 +185,8 @@ class ClaimedEvaluation(BaseModel):
     delivery_id: str | None
     check_run_id: int | None
     created_at: datetime
+    # When the commit was pushed (the payload's time): criteria tighten by course week.
+    pushed_at: datetime | None = None
 
 
 class CommitRecord(BaseModel):
@@ -438,6 +444,9 @@ class Store:
         with self._session(write=True) as session:
             repos = select(Repository.id).where(Repository.installation_id == installation_id)
             commits = session.execute(delete(PushCommit).where(PushCommit.repository_id.in_(repos)))
+            # Team activity names members (personal data) and belongs to the repositories.
+            for model in (ExemptionApproval, PullRequestActivity, WorkflowRun):
+                session.execute(delete(model).where(model.repository_id.in_(repos)))
             evaluations = session.execute(
                 delete(Evaluation).where(Evaluation.repository_id.in_(repos))
             )
@@ -446,6 +455,11 @@ class Store:
             )
             deliveries = session.execute(
                 delete(Delivery).where(Delivery.installation_id == installation_id)
+            )
+            session.execute(
+                delete(CourseConfigRecord).where(
+                    CourseConfigRecord.installation_id == installation_id
+                )
             )
             tombstone = {"account_login": None, "account_type": None, "deleted_at": now}
             session.execute(
@@ -482,6 +496,9 @@ class Store:
                 Repository.installation_id == installation_id, Repository.id.in_(repository_ids)
             )
             commits = session.execute(delete(PushCommit).where(PushCommit.repository_id.in_(repos)))
+            # Team activity names members (personal data) and belongs to the repositories.
+            for model in (ExemptionApproval, PullRequestActivity, WorkflowRun):
+                session.execute(delete(model).where(model.repository_id.in_(repos)))
             evaluations = session.execute(
                 delete(Evaluation).where(Evaluation.repository_id.in_(repos))
             )
@@ -825,6 +842,7 @@ class Store:
                 delivery_id=evaluation.delivery_id,
                 check_run_id=evaluation.check_run_id,
                 created_at=evaluation.created_at,
+                pushed_at=evaluation.pushed_at,
             )
 
     def renew_leases(self, held: Mapping[int, int], lease_seconds: float) -> set[int]:
@@ -942,6 +960,8 @@ class Store:
         with self._session(write=True) as session:
             evaluations = session.execute(delete(Evaluation).where(Evaluation.created_at < cutoff))
             commits = session.execute(delete(PushCommit).where(PushCommit.pushed_at < cutoff))
+            session.execute(delete(PullRequestActivity).where(PullRequestActivity.at < cutoff))
+            session.execute(delete(WorkflowRun).where(WorkflowRun.completed_at < cutoff))
             deliveries = session.execute(delete(Delivery).where(Delivery.received_at < cutoff))
             installations = session.execute(
                 delete(Installation).where(Installation.deleted_at < cutoff)

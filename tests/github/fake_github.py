@@ -10,6 +10,8 @@ is recorded without credentials; faults and delays can be injected; state is ins
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import re
@@ -127,6 +129,13 @@ class Fault:
 class Commit:
     archive: bytes
     declare_length: bool = True
+
+
+@dataclass
+class RepoInfo:
+    id: int
+    default_branch: str
+    heads: dict[str, str]
 
 
 class Invalid(Exception):
@@ -247,6 +256,12 @@ class FakeGitHub:
         self.installations: set[int] = set()
         self.repos: dict[tuple[str, str], int] = {}
         self.commits: dict[tuple[str, str, str], Commit] = {}
+        # Files readable through the contents API: (owner, repo, path) → {ref: bytes}; the
+        # ref None is the default branch.
+        self.files: dict[tuple[str, str, str], dict[str | None, bytes]] = {}
+        # Repositories listed for their installation: (owner, repo) → id, default branch
+        # and the branch heads.
+        self.repo_info: dict[tuple[str, str], RepoInfo] = {}
         self.calls: list[Call] = []
         self.check_runs: dict[int, CheckRunState] = {}
         self.tokens: dict[str, IssuedToken] = {}
@@ -272,6 +287,11 @@ class FakeGitHub:
                      endpoint="tarball"),
                 Rule("/_codeload/<owner>/<repo>/legacy.tar.gz/<sha>", methods=["GET"],
                      endpoint="download"),
+                Rule("/repos/<owner>/<repo>/contents/<path:path>", methods=["GET"],
+                     endpoint="contents"),
+                Rule("/installation/repositories", methods=["GET"], endpoint="list_repos"),
+                Rule("/repos/<owner>/<repo>/branches/<path:branch>", methods=["GET"],
+                     endpoint="branch"),
             ]
         )  # fmt: skip
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
@@ -306,6 +326,41 @@ class FakeGitHub:
             self.installations.add(installation)
             self.repos[(owner, repo)] = installation
             self.commits[(owner, repo, sha)] = Commit(archive, declare_length)
+
+    def add_file(
+        self,
+        owner: str,
+        repo: str,
+        path: str,
+        content: bytes,
+        *,
+        ref: str | None = None,
+        installation: int = 1,
+    ) -> None:
+        """Make a file readable through the contents API, at `ref` (None: the default
+        branch; give both to have a commit and the branch agree)."""
+        with self._lock:
+            self.installations.add(installation)
+            self.repos[(owner, repo)] = installation
+            self.files.setdefault((owner, repo, path), {})[ref] = content
+
+    def add_repository(
+        self,
+        owner: str,
+        repo: str,
+        *,
+        repository_id: int,
+        installation: int = 1,
+        default_branch: str = "main",
+        head: str | None = None,
+    ) -> None:
+        """A repository listed by `GET /installation/repositories`, its default branch at `head`."""
+        with self._lock:
+            self.installations.add(installation)
+            self.repos[(owner, repo)] = installation
+            self.repo_info[(owner, repo)] = RepoInfo(
+                repository_id, default_branch, {default_branch: head} if head else {}
+            )
 
     def fail_next(
         self,
@@ -569,6 +624,89 @@ class FakeGitHub:
         if output:
             run.output.update({k: v for k, v in output.items() if k != "annotations"})
             run.annotations.extend(output.get("annotations", []))
+
+    # -- contents, repositories, branches ---------------------------------------------------
+
+    def _token(self, request: Request, call: Call) -> IssuedToken | None:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        token = self.tokens.get(value) if scheme.lower() in ("token", "bearer") else None
+        if token is None or token.expires_at <= datetime.now(UTC):
+            return None
+        call.credential = token.label
+        call.installation = token.installation
+        return token
+
+    def _contents(self, request: Request, call: Call, owner: str, repo: str, path: str) -> Response:
+        """GitHub's "get repository content" for a file (base64, wrapped like GitHub's)."""
+        refused = self._installation_for(request, call, owner, repo)
+        if refused:
+            return refused
+        ref = request.args.get("ref")
+        if ref is not None and not ref:
+            return _invalid(["ref must not be empty"], "get-repository-content")
+        with self._lock:
+            versions = self.files.get((owner, repo, path.strip("/")), {})
+            content = versions.get(ref)
+        if content is None:
+            return _json({"message": "Not Found", "status": "404"}, 404)
+        encoded = base64.b64encode(content).decode()
+        return _json(
+            {
+                "type": "file",
+                "encoding": "base64",
+                "size": len(content),
+                "name": path.rsplit("/", 1)[-1],
+                "path": path,
+                "sha": hashlib.sha1(content).hexdigest(),
+                # GitHub wraps the base64 text at 60 characters.
+                "content": "\n".join(encoded[i : i + 60] for i in range(0, len(encoded), 60)),
+            },
+            200,
+        )
+
+    def _list_repos(self, request: Request, call: Call) -> Response:
+        """GitHub's "list repositories accessible to the app installation", paginated."""
+        token = self._token(request, call)
+        if token is None:
+            return _unauthorized("Bad credentials")
+        per_page = request.args.get("per_page", "30")
+        page = request.args.get("page", "1")
+        if not per_page.isdigit() or not page.isdigit() or int(page) < 1 or int(per_page) < 1:
+            return _invalid(
+                ["per_page and page must be positive integers"],
+                "list-repositories-accessible-to-the-app-installation",
+            )
+        with self._lock:
+            mine = sorted(
+                (key, info)
+                for key, info in self.repo_info.items()
+                if self.repos.get(key) == token.installation
+            )
+        size = min(int(per_page), 100)
+        start = (int(page) - 1) * size
+        repositories = [
+            {
+                "id": info.id,
+                "name": repo,
+                "full_name": f"{owner}/{repo}",
+                "owner": {"login": owner, "type": "Organization"},
+                "private": True,
+                "default_branch": info.default_branch,
+            }
+            for (owner, repo), info in mine[start : start + size]
+        ]
+        return _json({"total_count": len(mine), "repositories": repositories}, 200)
+
+    def _branch(self, request: Request, call: Call, owner: str, repo: str, branch: str) -> Response:
+        refused = self._installation_for(request, call, owner, repo)
+        if refused:
+            return refused
+        with self._lock:
+            info = self.repo_info.get((owner, repo))
+            head = info.heads.get(branch) if info else None
+        if head is None:
+            return _json({"message": "Branch not found", "status": "404"}, 404)
+        return _json({"name": branch, "commit": {"sha": head}, "protected": False}, 200)
 
     # -- tarballs ------------------------------------------------------------------------------
 

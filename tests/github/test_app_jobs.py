@@ -93,9 +93,10 @@ def test_push_becomes_one_completed_check_run_with_batched_annotations(
         len(expected) - 100,
     ]
     assert [c.json.get("conclusion") for c in updates] == [None, None, "neutral"]
-    # Nothing but: one token, one create, the tarball (redirect + download), one PATCH per 50.
-    assert len(fake_github.calls) == 1 + 1 + 2 + math.ceil(len(expected) / 50)
-    assert all(c.status < 400 for c in fake_github.calls)
+    # Nothing but: one token, the course file (none: 404, then known), one create, the
+    # tarball (redirect + download), one PATCH per 50.
+    assert len(fake_github.calls) == 1 + 1 + 1 + 2 + math.ceil(len(expected) / 50)
+    assert [c.status for c in fake_github.calls if c.status >= 400] == [404]
 
 
 def test_annotations_stop_at_the_cap(make_app, fake_github: FakeGitHub, publish) -> None:
@@ -113,13 +114,17 @@ def test_annotations_stop_at_the_cap(make_app, fake_github: FakeGitHub, publish)
 def test_clean_commit_gets_one_update_and_settings_shape_the_run(
     make_app, fake_github: FakeGitHub, publish
 ) -> None:
-    app = make_app(check_name="Course feedback", details_url="https://course.example/mentor")
+    app = make_app(check_name="Course feedback", public_url="https://course.example/mentor/")
     commit = publish(SMALL)
     deliver(app, "push", push_payload(commit.sha))
     drain(app)
     create = fake_github.calls_to("POST", RUNS)[0]
     assert create.json["name"] == "Course feedback"
-    assert create.json["details_url"] == "https://course.example/mentor"
+    evaluation = app.extensions["mlops_mentor"].store.evaluations_for(f"{OWNER}/{REPO}")[0]
+    # "Details" opens the run's page on the dashboard.
+    assert create.json["details_url"] == (
+        f"https://course.example/mentor/dashboard/runs/{evaluation.id}"
+    )
     run = only_run(fake_github)
     assert run.status == "completed"
     assert len(fake_github.calls_to("PATCH", RUN)) == max(1, math.ceil(len(run.annotations) / 50))
@@ -349,7 +354,8 @@ def test_job_log_line_and_no_secret_in_any_log(
     assert job["repo"] == f"{OWNER}/{REPO}"
     assert job["sha"] == commit.sha
     assert job["conclusion"] == "neutral"
-    assert job["api_calls"] == 1 + 1 + 2 + math.ceil(
+    # A token, the course file, a create, the tarball (2), a PATCH per 50 annotations.
+    assert job["api_calls"] == 1 + 1 + 1 + 2 + math.ceil(
         len(fake_github.check_runs[1000].annotations) / 50
     )
     assert job["duration_ms"] >= 0

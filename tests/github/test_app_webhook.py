@@ -156,7 +156,7 @@ def test_tag_pushes_and_deletions_are_ignored(
     [
         ("check_run", check_run_payload(SHA, "requested_action")),
         ("check_run", check_run_payload(SHA, "created")),
-        ("pull_request", {"action": "opened", "number": 1}),
+        ("pull_request", {"action": "labeled", "number": 1}),
         ("star", {"action": "created"}),
     ],
 )

@@ -33,7 +33,17 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SHA_A, SHA_B, SHA_C = "a" * 40, "b" * 40, "c" * 40
 REPO = RepositoryInfo(id=101, full_name="dtu-group-7/mlops-project", default_branch="main")
 OTHER_REPO = RepositoryInfo(id=202, full_name="dtu-group-9/mlops-project", default_branch="main")
-TABLES = ("installations", "repositories", "evaluations", "push_commits", "deliveries")
+TABLES = (
+    "installations",
+    "repositories",
+    "evaluations",
+    "push_commits",
+    "deliveries",
+    "course_configs",
+    "exemption_approvals",
+    "pull_request_activity",
+    "workflow_runs",
+)
 
 
 class Clock:
@@ -261,7 +271,14 @@ def test_migrate_upgrades_an_older_database_and_keeps_its_data(tmp_path: Path) -
     result = store.migrate()
 
     assert result.from_version == 0 and result.to_version == SCHEMA_VERSION
-    assert set(result.created_tables) == {"push_commits", "schema_version"}
+    assert set(result.created_tables) == {
+        "push_commits",
+        "schema_version",
+        "course_configs",
+        "exemption_approvals",
+        "pull_request_activity",
+        "workflow_runs",
+    }
     assert set(result.added_columns) == {
         "evaluations.pushed_at",
         "evaluations.pusher_login",
