@@ -43,7 +43,8 @@ from github_app.dashboard.exports import SCOPES, csv_export, json_export
 from github_app.dashboard.settings import DashboardSettings
 from github_app.logs import LOGGER, REDACTOR, event
 from github_app.store import Store
-from github_app.store.queries import GroupRow, group, overview, run
+from github_app.store.course import CourseRecords
+from github_app.store.queries import GroupDetail, GroupRow, group, overview, run
 
 logger = logging.getLogger(LOGGER)
 EXTENSION = "mlops_mentor_dashboard"
@@ -79,6 +80,10 @@ class Dashboard:
     store: Store
     settings: DashboardSettings
     auth: Auth
+
+    @property
+    def records(self) -> CourseRecords:
+        return CourseRecords(self.store)
 
     def run_url(self, repository: str, check_run_id: int | None) -> str | None:
         """The check run on GitHub, e.g. https://github.com/org/repo/runs/123."""
@@ -116,6 +121,12 @@ def _blueprint() -> Blueprint:
         bp.add_app_template_filter(function, f"dashboard_{name}")
     bp.add_url_rule("/", "overview", overview_page)
     bp.add_url_rule("/groups/<int:repository_id>", "group", group_page)
+    bp.add_url_rule(
+        "/groups/<int:repository_id>/exemptions",
+        "exemption",
+        exemption_decision,
+        methods=["POST"],
+    )
     bp.add_url_rule("/runs/<int:evaluation_id>", "run", run_page)
     bp.add_url_rule("/export.csv", "export_csv", export_csv)
     bp.add_url_rule("/export.json", "export_json", export_json)
@@ -250,7 +261,8 @@ def _sort_key(sort: str) -> Callable[[GroupRow], Any]:
 
 
 def overview_page() -> Response:
-    view = overview(_dashboard().store)
+    dashboard = _dashboard()
+    view = overview(dashboard.store)
     sort = request.args.get("sort", "group")
     sort = sort if sort in SORTS else "group"
     descending = request.args.get("order", "desc" if sort in ("score", "push") else "asc") == "desc"
@@ -270,8 +282,11 @@ def overview_page() -> Response:
         for c in view.criteria
     }
     evaluated = sum(row.latest is not None for row in view.groups)
+    records = dashboard.records
     return _page(
         "dashboard/overview.html",
+        refused=records.refused_course_files(),
+        ci=records.ci_health(),
         rows=rows,
         criteria=view.criteria,
         weeks=_week_spans(view.criteria),
@@ -301,6 +316,9 @@ def group_page(repository_id: int) -> Response:
     if detail is None:
         abort(404, "No group with this id: it was never evaluated, or its data was removed.")
     zone = dashboard.settings.zone
+    records = dashboard.records
+    pull_requests = records.pull_request_counts(repository_id)
+    committers = {c.login for c in detail.contributors}
     return _page(
         "dashboard/group.html",
         group=detail,
@@ -308,7 +326,88 @@ def group_page(repository_id: int) -> Response:
         heat=heatmap(detail.commit_times, zone),
         days=DAYS,
         latest=next((e for e in detail.evaluations if e.score is not None), None),
+        pull_requests=pull_requests,
+        # Members seen only in pull requests (e.g. reviewers who never pushed).
+        reviewers_only=sorted(login for login in pull_requests if login not in committers),
+        ci=records.ci_health([repository_id]).get(repository_id),
+        exemptions=_exemptions(dashboard, detail),
     )
+
+
+@dataclass(frozen=True)
+class ExemptionRow:
+    criterion: str
+    title: str
+    reason: str
+    # "requested", or "approved" with who and when.
+    state: str
+    approved_by: str = ""
+    approved_at: datetime | None = None
+
+
+def _exemptions(dashboard: Dashboard, detail: GroupDetail) -> list[ExemptionRow]:
+    """The exemptions the group's latest report requests, and the approvals recorded."""
+    approvals = {a.criterion: a for a in dashboard.records.approvals(detail.repository_id)}
+    latest = next((e for e in detail.evaluations if e.score is not None), None)
+    record = dashboard.store.evaluation(latest.id) if latest else None
+    requested = (
+        [r for r in record.report.results if r.exemption] if record and record.report else []
+    )
+    rows = []
+    for result in requested:
+        approval = approvals.pop(result.id, None)
+        rows.append(
+            ExemptionRow(
+                criterion=result.id,
+                title=result.title,
+                reason=result.exempt_reason,
+                state="approved" if approval else "requested",
+                approved_by=approval.approved_by if approval else "",
+                approved_at=approval.approved_at if approval else None,
+            )
+        )
+    # Approved earlier, no longer requested: listed so it can be revoked.
+    rows.extend(
+        ExemptionRow(
+            criterion=cid,
+            title=cid,
+            reason="(no longer requested by the group)",
+            state="approved",
+            approved_by=a.approved_by,
+            approved_at=a.approved_at,
+        )
+        for cid, a in approvals.items()
+    )
+    return rows
+
+
+def exemption_decision(repository_id: int) -> Response:
+    """Approve (or revoke) a group's requested exemption: it counts from the next evaluation."""
+    dashboard = _dashboard()
+    if not dashboard.auth.csrf_ok(request):
+        abort(400, "The form expired. Please go back and try again.")
+    detail = group(dashboard.store, repository_id)
+    if detail is None:
+        abort(404, "No group with this id.")
+    criterion = request.form.get("criterion", "")
+    decision = request.form.get("decision", "")
+    rows = {row.criterion: row for row in _exemptions(dashboard, detail)}
+    if criterion not in rows or decision not in ("approve", "revoke"):
+        abort(400, "This group does not request that exemption.")
+    login = g.viewer.login
+    if decision == "approve":
+        dashboard.records.approve_exemption(repository_id, criterion, login)
+    else:
+        dashboard.records.revoke_exemption(repository_id, criterion)
+    event(
+        logger,
+        "exemption",
+        decision=decision,
+        repository=detail.repository,
+        criterion=criterion,
+        login=login,
+    )
+    return redirect(url_for("dashboard.group", repository_id=repository_id) + "#exemptions")
 
 
 def run_page(evaluation_id: int) -> Response:

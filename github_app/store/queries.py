@@ -19,6 +19,7 @@ from sqlalchemy import Row, case, func, select
 from sqlalchemy.orm import Session
 
 from checks.models import Report
+from github_app.store.course import CONFIG_REPOSITORY
 from github_app.store.models import (
     Evaluation,
     EvaluationStatus,
@@ -371,11 +372,15 @@ def export_rows(store: Store, *, with_statuses: bool) -> Iterator[ExportRow]:
 
 
 def _live_repositories() -> Any:
-    """Repositories of installations that were not removed, by name."""
+    """Groups' repositories of installations that were not removed, by name (not the
+    organisation's `.github`, which holds the course file)."""
     return (
         select(Repository.id, Repository.full_name, Repository.default_branch)
         .join(Installation)
-        .where(Installation.deleted_at.is_(None))
+        .where(
+            Installation.deleted_at.is_(None),
+            Repository.full_name.not_like(f"%/{CONFIG_REPOSITORY}"),
+        )
         .order_by(func.lower(Repository.full_name), Repository.id)
     )
 
