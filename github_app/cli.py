@@ -52,6 +52,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
         add_worker_arguments(worker)
         add_purge_arguments(purge)
+    scan = commands.add_parser(
+        "scan",
+        help="evaluate the default branch of every repository of an installation now "
+        "(queued for serve's consumer or `mlops-mentor worker`)",
+    )
+    if command == "scan":
+        from github_app.scan import add_scan_arguments
+
+        add_scan_arguments(scan)
     return parser
 
 
@@ -74,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from github_app.operations import run_purge
 
         return run_purge(args)
+    if args.command == "scan":
+        from github_app.scan import run_scan
+
+        return run_scan(args)
     from checks.cli import run_check
 
     return run_check(args)

@@ -35,8 +35,17 @@ def test_manifest_asks_for_exactly_what_the_app_uses() -> None:
         "checks": "write",
         "contents": "read",
         "metadata": "read",
+        "pull_requests": "read",
+        "actions": "read",
     }
-    assert sorted(manifest["default_events"]) == ["check_run", "check_suite", "push"]
+    assert sorted(manifest["default_events"]) == [
+        "check_run",
+        "check_suite",
+        "pull_request",
+        "pull_request_review",
+        "push",
+        "workflow_run",
+    ]
     assert manifest["hook_attributes"]["url"].endswith("/webhook")
     assert manifest["hook_attributes"]["active"] is True
     assert manifest["public"] is False
