@@ -1,0 +1,5 @@
+"""The durability tests' fixtures (`publish`, `queued_app`), reused here."""
+
+from tests.durability.conftest import publish, queued_app
+
+__all__ = ["publish", "queued_app"]
