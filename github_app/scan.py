@@ -83,12 +83,14 @@ class Progress:
         self.stream.flush()
 
 
-def repositories(gh: GitHub) -> Iterator[dict[str, Any]]:
+def repositories(gh: GitHub, page_size: int = PAGE) -> Iterator[dict[str, Any]]:
     """Every repository the installation can see, page by page."""
     page = 1
     seen = 0
     while True:
-        body = gh.rest.apps.list_repos_accessible_to_installation(per_page=PAGE, page=page).json()
+        body = gh.rest.apps.list_repos_accessible_to_installation(
+            per_page=page_size, page=page
+        ).json()
         listed = body.get("repositories") or []
         yield from listed
         seen += len(listed)
@@ -98,7 +100,12 @@ def repositories(gh: GitHub) -> Iterator[dict[str, Any]]:
 
 
 def scan(
-    services: Services, installation_id: int, *, concurrency: int = 8, stream: TextIO
+    services: Services,
+    installation_id: int,
+    *,
+    concurrency: int = 8,
+    stream: TextIO,
+    page_size: int = PAGE,
 ) -> Counter[str]:
     """Queue an evaluation of every repository's default-branch head; outcomes counted."""
     from github_app.client import GitHubApp
@@ -107,7 +114,7 @@ def scan(
     outcomes: Counter[str] = Counter()
     with gh:
         targets = []
-        for repo in repositories(gh):
+        for repo in repositories(gh, page_size):
             full_name = str(repo.get("full_name", ""))
             if is_config_repository(full_name):
                 services.records.invalidate_course_file(installation_id)
