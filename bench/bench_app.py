@@ -128,6 +128,8 @@ def categorise(path: str) -> str:
         return "create"
     if "/check-runs/" in path:
         return "update"
+    if "/contents/" in path:
+        return "config"  # the organisation's course configuration, read per installation
     return "other"
 
 
@@ -187,8 +189,9 @@ def api_calls_per_push(key: tuple[str, bytes], workdir: Path, pushes: int) -> li
                     f"{counts['list'] / total:.2f}",
                     f"{counts['tarball'] / total:.2f} + {counts['download'] / total:.2f}",
                     f"{counts['update'] / total:.2f} (goal {math.ceil(annotations / 50) or 1})",
+                    str(counts["config"]),
                     str(counts["other"]),
-                    f"{(len(fake.calls) - counts['token']) / total:.2f}",
+                    f"{(len(fake.calls) - counts['token'] - counts['config']) / total:.2f}",
                 ]
             )
         consumer.stop(timeout=30)
@@ -354,8 +357,9 @@ def main() -> None:
                     "lists/push",
                     "tarball + download/push",
                     "updates/push",
+                    "config reads",
                     "other",
-                    "calls/push excl. token",
+                    "calls/push excl. token and config",
                 ],
                 rows,
             )

@@ -58,7 +58,8 @@ class RandomBytes(io.RawIOBase):
         return count
 
 
-def build(path: Path, total: int) -> None:
+def build(path: Path, total: int, top: str = TOP, extra: dict[str, bytes] | None = None) -> None:
+    """A ~`total`-byte archive under the folder `top`, with `extra` files beside the data."""
     rng = random.Random(2476)
     big = total // 4  # two files: half the archive
     sizes = [("models/checkpoint-a.ckpt", big), ("models/checkpoint-b.ckpt", big)]
@@ -66,11 +67,15 @@ def build(path: Path, total: int) -> None:
     with tarfile.open(
         path, "w:gz", compresslevel=1, format=tarfile.PAX_FORMAT, pax_headers={"comment": SHA}
     ) as tar:
-        top = tarfile.TarInfo(TOP)
-        top.type, top.mode = tarfile.DIRTYPE, 0o755
-        tar.addfile(top)
+        folder = tarfile.TarInfo(top)
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(folder)
+        for name, data in (extra or {}).items():
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
         for name, size in sizes:
-            info = tarfile.TarInfo(f"{TOP}/{name}")
+            info = tarfile.TarInfo(f"{top}/{name}")
             info.size = size
             tar.addfile(info, io.BufferedReader(RandomBytes(size, rng), MB))
 
