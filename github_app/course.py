@@ -110,20 +110,20 @@ class CourseConfigs:
         self, gh: GitHub, installation_id: int, owner: str, ref: str | None = None
     ) -> CourseFileCheck:
         """Read the course file (at `ref`, else the default branch) and record it."""
-        text = fetch_course_file(gh, owner, ref)
-        if text is None:
+        fetched = fetch_course_file(gh, owner, ref)
+        if fetched is None:
             self.records.save_course_file(installation_id, None)
             return CourseFileCheck(found=False)
-        state, problems = (
-            (None, [text]) if isinstance(text, ConfigProblem) else (parse_course_file(text))
-        )
-        if state is None:
+        if isinstance(fetched, ConfigProblem):
+            state, problems = None, [fetched]
+        else:
+            state, problems = parse_course_file(fetched)
+        if state is None or isinstance(fetched, ConfigProblem):
             self.records.refuse_course_file(
                 installation_id, [p.model_dump() for p in problems], ref
             )
             return CourseFileCheck(found=True, problems=problems)
-        assert isinstance(text, str)
-        self.records.save_course_file(installation_id, text)
+        self.records.save_course_file(installation_id, fetched)
         return CourseFileCheck(found=True, state=state)
 
 

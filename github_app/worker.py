@@ -527,7 +527,7 @@ class Evaluator:
     def _queue_review(self, job: Job) -> None:
         settings = self.review_settings
         if settings is None or not should_review(
-            settings, self.profile, job.branch, job.default_branch
+            settings, self.courses.known(job.installation).profile, job.branch, job.default_branch
         ):
             return
         try:
@@ -575,7 +575,7 @@ class Evaluator:
                 Snapshot(extracted.root),
                 settings,
                 self._cache(settings),
-                profile=self.profile,
+                profile=self.courses.known(job.installation).profile,
                 installation=job.installation,
                 check_name=self.settings.check_name,
                 branch=job.branch,

@@ -45,14 +45,19 @@ class Course:
     def services(self) -> Any:
         return self.app.extensions[EXTENSION]
 
-    def org_file(self, text: str, *, sha: str | None = None) -> None:
+    def org_file(self, text: str | bytes, *, sha: str | None = None) -> None:
         """The course file on `.github`'s default branch (and at commit `sha`)."""
         for ref in (None, sha) if sha else (None,):
             self.github.add_file(
-                OWNER, CONFIG_REPO, ORG_FILE, text.encode(), ref=ref, installation=INSTALLATION
+                OWNER,
+                CONFIG_REPO,
+                ORG_FILE,
+                text if isinstance(text, bytes) else text.encode(),
+                ref=ref,
+                installation=INSTALLATION,
             )
 
-    def push_org_file(self, text: str, *, sha: str) -> TestResponse:
+    def push_org_file(self, text: str | bytes, *, sha: str) -> TestResponse:
         """The staff push a new course file to `.github`."""
         self.org_file(text, sha=sha)
         response = deliver(self.app, "push", push_payload(sha, repo=CONFIG_REPO))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from tests.course.conftest import CONFIG_REPO, ORG_FILE, Course
-from tests.github.github_helpers import OWNER, REPO, repository_id
+from tests.github.github_helpers import OWNER, REPO, deliver, drain, push_payload, repository_id
 
 CONTENTS = r"/repos/[^/]+/\.github/contents/mlops-mentor\.yml"
 START = "2026-02-02"  # a Monday
@@ -192,3 +194,44 @@ def test_instructor_only_criteria_stay_off_the_check_run(course: Course) -> None
     assert evaluation.report.result("docker").visibility == "instructors"
     page = course.dashboard(f"/dashboard/runs/{evaluation.id}").get_data(as_text=True)
     assert "No Dockerfile found." in page
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        (b"\xff\xfe\x00 not text", 1, "file is not UTF-8 text"),
+        ("branches: [main\ncriteria: {}\n", 2, ""),
+        ("start: 2026-02-02\nprofile: no-such-course\n", 2, "profile: unknown profile"),
+        ("criteria:\n  docker: []\n", 2, "criteria.docker"),
+        ("x: " + "a" * 300_000, 1, "file is over 256 KB"),
+    ],
+    ids=["binary", "broken-yaml", "unknown-profile", "wrong-type", "huge"],
+)
+def test_a_broken_org_file_is_marked_on_its_line(
+    course: Course, content: str | bytes, line: int, message: str
+) -> None:
+    course.push_org_file(content, sha="5" * 40)
+    run = course.run_on("5" * 40, CONFIG_REPO)
+    assert run.conclusion == "neutral"
+    assert run.annotations[0]["start_line"] == line
+    assert message in run.annotations[0]["message"]
+    # Nothing valid was ever read: the groups get the deployment's defaults.
+    _, sha = course.push()
+    assert course.run_on(sha).status == "completed"
+
+
+def test_a_deleted_org_file_brings_back_the_defaults(course: Course) -> None:
+    course.push_org_file("branches: [main]\n", sha="6" * 40)
+    assert course.services.records.course_file(77).text == "branches: [main]\n"
+    # The staff delete the file: the next commit of `.github` has none.
+    course.github.files.pop((OWNER, CONFIG_REPO, ORG_FILE))
+    course.github.add_file(OWNER, CONFIG_REPO, "README.md", b"# org\n", installation=77)
+    deliver(course.app, "push", push_payload("7" * 40, repo=CONFIG_REPO))
+    drain(course.app)
+
+    run = course.run_on("7" * 40, CONFIG_REPO)
+    assert run.conclusion == "neutral"
+    assert run.output["title"].startswith("No mlops-mentor.yml")
+    assert course.services.records.course_file(77).text is None
+    response, _ = course.push(branch="feature")  # every branch again
+    assert response.json["outcome"] == "queued"
