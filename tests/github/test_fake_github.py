@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -225,3 +226,37 @@ def test_faults_can_be_injected(http: httpx.Client, fake_github: FakeGitHub) -> 
     assert first.headers["Retry-After"] == "1"
     assert third.status_code == 401  # back to normal: no token was sent
     assert [c.status for c in fake_github.calls_to("GET", r"/repos/.*")] == [503, 503, 401]
+
+
+def test_contents_branches_and_repository_listing_behave_like_github(
+    http: httpx.Client, fake_github: FakeGitHub, rsa_key
+) -> None:
+    fake_github.add_file(OWNER, ".github", "mlops-mentor.yml", b"branches: [main]\n",
+                         installation=INSTALLATION)  # fmt: skip
+    fake_github.add_repository(OWNER, REPO, repository_id=7, installation=INSTALLATION,
+                               head="a" * 40)  # fmt: skip
+    fake_github.add_repository("someone-else", "theirs", repository_id=8, installation=5)
+    auth = {"Authorization": f"token {token(http, rsa_key[0])}"}
+
+    found = http.get(f"/repos/{OWNER}/.github/contents/mlops-mentor.yml", headers=auth)
+    assert found.status_code == 200
+    body = found.json()
+    assert (body["type"], body["encoding"], body["size"]) == ("file", "base64", 17)
+    assert base64.b64decode(body["content"]) == b"branches: [main]\n"
+    # Unknown ref or path, someone else's repository, no token: as GitHub answers.
+    assert http.get(f"/repos/{OWNER}/.github/contents/mlops-mentor.yml", params={"ref": "b" * 40},
+                    headers=auth).status_code == 404  # fmt: skip
+    assert http.get(f"/repos/{OWNER}/.github/contents/other.yml", headers=auth).status_code == 404
+    assert http.get("/repos/someone-else/theirs/branches/main", headers=auth).status_code == 404
+    assert http.get(f"/repos/{OWNER}/.github/contents/mlops-mentor.yml").status_code == 401
+
+    assert http.get(f"/repos/{OWNER}/{REPO}/branches/main", headers=auth).json()["commit"] == {
+        "sha": "a" * 40
+    }
+    assert http.get(f"/repos/{OWNER}/{REPO}/branches/nope", headers=auth).status_code == 404
+    listed = http.get("/installation/repositories", headers=auth).json()
+    assert listed["total_count"] == 1
+    assert [r["full_name"] for r in listed["repositories"]] == [f"{OWNER}/{REPO}"]
+    bad_page = http.get("/installation/repositories", params={"page": "0"}, headers=auth)
+    assert bad_page.status_code == 422
+    assert http.get("/installation/repositories").status_code == 401
