@@ -63,6 +63,9 @@ SHORT_SHA = 7
 # Class context ("64% of groups pass this") only from this many evaluated groups: fewer
 # would let a student work out how a named group did.
 CLASS_CONTEXT_MIN_GROUPS = 5
+# Class pass rates are reused this long while no new group is evaluated: at a deadline,
+# a burst of pushes would otherwise each read every group's latest report.
+CLASS_CONTEXT_SECONDS = 60.0
 
 
 class TarballTooLarge(Exception):
@@ -166,6 +169,8 @@ class Evaluator:
             CourseRecords(store), CourseState(CourseConfig(), profile)
         )
         self.records = self.courses.records
+        self._class_rates: dict[int, tuple[float, int, dict[str, float]]] = {}
+        self._class_rates_lock = threading.Lock()
         self.review_settings = review
         self.workspace = settings.data_dir / "work"
         self.leases = Leases()
@@ -487,9 +492,7 @@ class Evaluator:
                 students,
                 limit=TEXT_LIMIT - len(note),
                 preamble=preamble,
-                class_pass_rates=self.records.class_pass_rates(
-                    job.installation, CLASS_CONTEXT_MIN_GROUPS
-                ),
+                class_pass_rates=self._class_context(job.installation),
             )
             + note,
             text=details_markdown(students),
@@ -507,6 +510,21 @@ class Evaluator:
         return changes_markdown(
             changes_since(previous.report.for_students(), students), previous.sha
         )
+
+    def _class_context(self, installation_id: int) -> dict[str, float]:
+        """Share of the installation's groups passing each criterion (see the constants)."""
+        groups = self.records.evaluated_groups(installation_id)
+        if groups < CLASS_CONTEXT_MIN_GROUPS:
+            return {}
+        now = time.monotonic()
+        with self._class_rates_lock:
+            cached = self._class_rates.get(installation_id)
+        if cached is not None and cached[1] == groups and now - cached[0] < CLASS_CONTEXT_SECONDS:
+            return cached[2]
+        rates = self.records.class_pass_rates(installation_id, CLASS_CONTEXT_MIN_GROUPS)
+        with self._class_rates_lock:
+            self._class_rates[installation_id] = (now, groups, rates)
+        return rates
 
     def _ci_failures(self, job: Job) -> str:
         """ "Your `tests` workflow failed on a1b2c3d" for the branch's previous commit."""

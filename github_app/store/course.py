@@ -304,11 +304,23 @@ class CourseRecords:
 
     # --- Class context --------------------------------------------------------------------
 
+    def evaluated_groups(self, installation_id: int) -> int:
+        """Groups of this installation with a completed default-branch evaluation (cheap:
+        no report is read)."""
+        with Session(self.store.engine) as session:
+            return (
+                session.scalar(
+                    select(func.count(func.distinct(Evaluation.repository_id)))
+                    .join(Repository)
+                    .where(*_default_branch_reports(installation_id))
+                )
+                or 0
+            )
+
     def class_pass_rates(self, installation_id: int, minimum_groups: int) -> dict[str, float]:
         """Per criterion, the share of groups passing it in their latest default-branch
         evaluation (this installation's groups; no group named). Empty below
         `minimum_groups` evaluated groups: a share of a handful would identify them."""
-        on_default = Evaluation.branch == Repository.default_branch
         ranked = (
             select(
                 Evaluation.id,
@@ -320,13 +332,7 @@ class CourseRecords:
                 .label("rank"),
             )
             .join(Repository)
-            .where(
-                Repository.installation_id == installation_id,
-                Evaluation.status == EvaluationStatus.completed.value,
-                Evaluation.report.is_not(None),
-                on_default,
-                Repository.full_name.not_like(f"%/{CONFIG_REPOSITORY}"),
-            )
+            .where(*_default_branch_reports(installation_id))
             .subquery()
         )
         with Session(self.store.engine) as session:
@@ -350,6 +356,17 @@ class CourseRecords:
     ) -> None:
         # Raises `InstallationRemoved` for an uninstalled account: nothing is re-created.
         self.store._ensure_repository(session, installation_id, repository, now)
+
+
+def _default_branch_reports(installation_id: int) -> tuple[Any, ...]:
+    """Completed evaluations with a report, on a group's default branch, of one installation."""
+    return (
+        Repository.installation_id == installation_id,
+        Evaluation.status == EvaluationStatus.completed.value,
+        Evaluation.report.is_not(None),
+        Evaluation.branch == Repository.default_branch,
+        Repository.full_name.not_like(f"%/{CONFIG_REPOSITORY}"),
+    )
 
 
 def _statuses(report: Mapping[str, Any] | None) -> dict[str, str]:

@@ -136,6 +136,7 @@ def test_class_context_needs_five_evaluated_groups(course: Course) -> None:
     _, fifth = course.push(repo="group-4")
     assert "of groups pass this" not in course.run_on(fifth, "group-4").output["summary"]
 
+    assert course.services.records.evaluated_groups(INSTALLATION) == 5
     _, sixth = course.push(repo="group-5")
     summary = course.run_on(sixth, "group-5").output["summary"]
     # Every group so far lacks a Dockerfile: none passes; every one has a passing lint.
