@@ -194,6 +194,7 @@ def test_instructor_only_criteria_stay_off_the_check_run(course: Course) -> None
     assert evaluation.report.result("docker").visibility == "instructors"
     page = course.dashboard(f"/dashboard/runs/{evaluation.id}").get_data(as_text=True)
     assert "No Dockerfile found." in page
+    assert "instructors only (not in the check run)" in page
 
 
 @pytest.mark.parametrize(
