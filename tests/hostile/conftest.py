@@ -1,5 +1,5 @@
-"""The durability tests' fixtures (`publish`, `queued_app`), reused here."""
+"""The durability tests' `publish` fixture (commit files, serve the commit), reused here."""
 
-from tests.durability.conftest import publish, queued_app
+from tests.durability.conftest import publish
 
-__all__ = ["publish", "queued_app"]
+__all__ = ["publish"]
