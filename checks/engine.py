@@ -182,10 +182,13 @@ class _Evaluation:
         for needed in criterion.requires:
             dependency = self.result(needed)
             if dependency is not None and dependency.status != Status.passed:
+                # Students never read an instructor-only result, not even quoted here.
+                hidden = dependency.visibility != settings.visibility == "students"
+                why = "" if hidden else f": {dependency.summary}"
                 return CriterionResult(
                     **base,
                     status=Status.skip,
-                    summary=f"Skipped until `{needed}` passes: {dependency.summary}",
+                    summary=f"Skipped until `{needed}` passes{why}",
                 )
         context = Context({**criterion.thresholds, **settings.thresholds}, self.result)
         try:

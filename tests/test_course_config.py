@@ -104,3 +104,15 @@ def test_the_default_profile_has_no_schedule_so_nothing_is_tightened(make_repo) 
     report = evaluate(make_repo(BARE), load_profile().model_copy(update={"select": ["docker"]}))
     assert report.course_week is None
     assert report.result("docker").status == Status.warn
+
+
+def test_a_criterion_waiting_on_an_instructor_only_one_does_not_quote_it(make_repo) -> None:
+    config = course(
+        COURSE.replace("  docker: {week: 2}", "  docker: {week: 2, visibility: instructors}")
+    )
+    profile = narrowed(config, "docker", "dockerfile-lint")
+    report = evaluate(make_repo(BARE), profile, at=WEEK2).for_students()
+    lint = report.result("dockerfile-lint")
+    assert lint.status == Status.skip
+    assert lint.summary == "Skipped until `docker` passes"
+    assert "docker" not in [r.id for r in report.results]
