@@ -38,7 +38,7 @@ def add_purge_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _settings(**overrides: object) -> Settings:
+def command_settings(**overrides: object) -> Settings:
     """The environment's settings with the command's options over them, or exit 2."""
     from pydantic import ValidationError
 
@@ -62,7 +62,7 @@ def run_worker(args: argparse.Namespace) -> int:
     from github_app.metrics import use_multiprocess_dir
     from github_app.settings import SettingsError
 
-    settings = _settings(workers=args.workers)
+    settings = command_settings(workers=args.workers)
     # Before anything imports prometheus-client: this process's metrics join the others'.
     use_multiprocess_dir(settings.data_dir)
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT, stream=sys.stderr)

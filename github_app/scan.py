@@ -169,11 +169,11 @@ def _queue(services: Services, gh: GitHub, installation_id: int, target: Target,
 
 def run_scan(args: argparse.Namespace) -> int:
     """The `scan` subcommand: jobs go to the queue the app's consumers read."""
-    from github_app.operations import _settings
+    from github_app.operations import command_settings
     from github_app.services import build_services
     from github_app.settings import SettingsError
 
-    settings = _settings()
+    settings = command_settings()
     try:
         services = build_services(settings)
     except SettingsError as exc:
