@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -123,6 +124,8 @@ class Fault:
     headers: dict[str, str]
     times: int
     delay: float = 0.0
+    # Close the connection without an answer, as a dying proxy or a network cut does.
+    drop: bool = False
 
 
 @dataclass
@@ -381,6 +384,11 @@ class FakeGitHub:
         with self._lock:
             self._faults.append(Fault(method, re.compile(path), None, None, {}, times, seconds))
 
+    def drop_next(self, method: str, path: str, *, times: int = 1) -> None:
+        """Close the connection of the next `times` matching requests without an answer."""
+        with self._lock:
+            self._faults.append(Fault(method, re.compile(path), None, None, {}, times, drop=True))
+
     def calls_to(self, method: str, path: str = ".*") -> list[Call]:
         regex = re.compile(path)
         return [c for c in self.calls if c.method == method and regex.fullmatch(c.path)]
@@ -396,7 +404,11 @@ class FakeGitHub:
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         call = self._record(request)
-        response = self._inject(call) or self._route(request, call)
+        fault = self._take_fault(call)
+        if fault is not None and fault.drop:
+            environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+            return iter(())
+        response = (self._injected(fault) if fault else None) or self._route(request, call)
         call.status = response.status_code
         if call.installation is not None:
             # Like GitHub: every request made with a token counts against its installation.
@@ -427,7 +439,7 @@ class FakeGitHub:
             self.calls.append(call)
         return call
 
-    def _inject(self, call: Call) -> Response | None:
+    def _take_fault(self, call: Call) -> Fault | None:
         with self._lock:
             fault = next(
                 (
@@ -437,9 +449,12 @@ class FakeGitHub:
                 ),
                 None,
             )
-            if fault is None:
-                return None
-            fault.times -= 1
+            if fault is not None:
+                fault.times -= 1
+            return fault
+
+    @staticmethod
+    def _injected(fault: Fault) -> Response | None:
         if fault.delay:
             time.sleep(fault.delay)
         if fault.status is None:
