@@ -20,20 +20,9 @@ from github_app.dashboard import DashboardSettings
 from github_app.review.settings import ReviewSettings
 from github_app.settings import Settings
 from github_app.web import EXTENSION, create_app
+from tests.conftest import RepoFiles, write_files
 from tests.github.fake_github import FakeGitHub
 from tests.github.github_helpers import APP_ID, OWNER, REPO, WEBHOOK_SECRET, deliver
-
-RepoFiles = dict[str, str | bytes]
-
-
-def write_files(root: Path, files: RepoFiles) -> None:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,8 @@ from checks.profile import Profile, load_profile
 from checks.snapshot import Snapshot
 from github_app.review.cache import ReviewCache
 from github_app.review.settings import ReviewSettings
+from tests.conftest import RepoFiles
 from tests.review.fake_llm import FakeLLM
-
-RepoFiles = dict[str, str | bytes]
 
 
 @pytest.fixture
