@@ -44,7 +44,8 @@ TITLE_LIMIT = 255
 MESSAGE_LIMIT = 64 * 1024 - 1
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, an ellipsis marking the cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -73,12 +74,12 @@ class Annotation(BaseModel):
     @field_validator("title")
     @classmethod
     def _short_title(cls, title: str) -> str:
-        return _clip(title, TITLE_LIMIT)
+        return clip(title, TITLE_LIMIT)
 
     @field_validator("message")
     @classmethod
     def _bounded_message(cls, message: str) -> str:
-        return _clip(message, MESSAGE_LIMIT)
+        return clip(message, MESSAGE_LIMIT)
 
     @model_validator(mode="after")
     def _ordered_lines(self) -> Annotation:

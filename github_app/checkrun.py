@@ -13,16 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from checks.models import Annotation
+from checks.models import TITLE_LIMIT, Annotation, clip
 
 ANNOTATIONS_PER_REQUEST = 50
 TEXT_LIMIT = 65_535
-TITLE_LIMIT = 255
 MESSAGE_BYTES = 64 * 1024 - 1
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def clip_bytes(text: str, limit: int) -> str:

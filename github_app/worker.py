@@ -36,11 +36,12 @@ from githubkit.exception import (
 )
 
 from checks import Profile, Report, evaluate
+from checks.models import clip
 from checks.profile import CourseConfig
 from checks.render.changes import changes_markdown, changes_since
 from checks.render.markdown import details_markdown, summary_markdown, title_line
 from checks.snapshot import Snapshot
-from github_app.checkrun import TEXT_LIMIT, CheckAnnotation, Completion, clip
+from github_app.checkrun import TEXT_LIMIT, CheckAnnotation, Completion
 from github_app.client import GitHubApp, jittered
 from github_app.course import ORG_CONFIG_FILE, CourseConfigs, CourseFileCheck, CourseState
 from github_app.extract import ArchiveRefused, Extracted, extract_tarball

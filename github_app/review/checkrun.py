@@ -12,9 +12,10 @@ import time
 
 from githubkit import GitHub
 
+from checks.models import clip
 from checks.profile import Profile
 from checks.snapshot import Snapshot
-from github_app.checkrun import TEXT_LIMIT, CheckAnnotation, Completion, clip
+from github_app.checkrun import TEXT_LIMIT, CheckAnnotation, Completion
 from github_app.logs import LOGGER, REDACTOR, event
 from github_app.review.cache import ReviewCache
 from github_app.review.review import JudgeResult, ReviewOutcome, review_snapshot
