@@ -341,6 +341,11 @@ def _lint(path: str, instructions: list[Instruction]) -> list[Finding]:
     return sorted(findings, key=lambda f: f.start)
 
 
+def dockerfile_findings(path: str, text: str) -> list[Finding]:
+    """The habits `dockerfile-lint` marks in one Dockerfile, in line order."""
+    return _lint(path, parse_dockerfile(text))
+
+
 KINDS = {
     "unpinned_base": ("unpinned base image", "unpinned base images"),
     "pip_cache": (
