@@ -147,6 +147,9 @@ class CourseConfig(BaseModel):
     # Branches the app evaluates (globs such as "main" or "feature/*"); empty means all.
     branches: list[str] = Field(default_factory=list)
     repository: RepositoryPolicy = Field(default_factory=RepositoryPolicy)
+    # Buttons on the check run that open a pull request with a mechanical fix (the app then
+    # needs Contents and Pull requests: write).
+    fixes: bool = False
 
     def apply(self, profile: Profile) -> Profile:
         criteria = dict(profile.criteria)

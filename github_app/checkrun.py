@@ -72,6 +72,14 @@ class CheckOutput(BaseModel):
         return body
 
 
+class CheckAction(BaseModel):
+    """A button on a check run; pressing it sends `check_run` `requested_action`."""
+
+    label: str = Field(min_length=1, max_length=20)
+    description: str = Field(min_length=1, max_length=40)
+    identifier: str = Field(min_length=1, max_length=20)
+
+
 class Completion(BaseModel):
     """How a check run ends: its conclusion, output and every annotation to post."""
 
@@ -80,6 +88,7 @@ class Completion(BaseModel):
     summary: str
     text: str | None = None
     annotations: list[CheckAnnotation] = Field(default_factory=list)
+    actions: list[CheckAction] = Field(default_factory=list, max_length=3)
     # Why the report could not be made (archive refused, an error), for the job's log line.
     problem: str | None = None
 
@@ -97,13 +106,16 @@ class Completion(BaseModel):
             yield {
                 "output": CheckOutput(title=title, summary=self.summary, annotations=batch).body()
             }
-        yield {
+        last: dict[str, Any] = {
             "status": "completed",
             "conclusion": self.conclusion,
             "output": CheckOutput(
                 title=title, summary=self.summary, text=self.text, annotations=batches[-1]
             ).body(),
         }
+        if self.actions:
+            last["actions"] = [action.model_dump() for action in self.actions]
+        yield last
 
     def create_body(self, name: str, head_sha: str, external_id: str) -> dict[str, Any]:
         """A POST body creating the run already completed (no annotations: none to show)."""

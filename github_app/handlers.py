@@ -17,11 +17,13 @@ from github_app.payloads import (
     PullRequestReviewEvent,
     PushEvent,
     Repository,
+    RequestedActionEvent,
     WorkflowRunEvent,
     is_sha,
 )
 from github_app.routing import Delivery, InvalidPayload, Reply, Router
 from github_app.services import Services
+from github_app.starter_pr import StarterRequest
 from github_app.store import InstallationRemoved, RepositoryInfo
 from github_app.store.course import is_config_repository
 
@@ -134,6 +136,35 @@ def run_rerequested(delivery: Delivery, services: Services) -> Reply:
             update={"branch": suite.head_branch if suite else None, "trigger": "rerequested"}
         ),
     )
+
+
+@router.on("check_run", "requested_action")
+def run_requested_action(delivery: Delivery, services: Services) -> Reply:
+    """A fix button pressed on our check run: its starter pull request is opened by a task."""
+    payload = delivery.parse(RequestedActionEvent)
+    run = payload.check_run
+    if run.app is None or run.app.id != services.settings.app_id:
+        return Reply(202, "ignored", "not a check run of this app")
+    repository = payload.repository
+    request = StarterRequest(
+        installation=payload.installation.id,
+        owner=repository.owner.login,
+        repo=repository.name,
+        repository_id=repository.id,
+        sha=run.head_sha,
+        check_run_id=run.id,
+        fix_id=payload.requested_action.identifier,
+        base=(run.check_suite.head_branch if run.check_suite else None)
+        or repository.default_branch
+        or "main",
+        requested_by=payload.sender.login if payload.sender else None,
+    )
+    extra = {"repository": request.full_name, "sha": request.sha, "fix": request.fix_id}
+    try:
+        services.queue.enqueue_starter_pr(request.model_dump_json())
+    except QueueFull as exc:
+        return Reply(503, "busy", f"{exc}; redeliver later", extra)
+    return Reply(202, "queued", "", extra)
 
 
 @router.on("installation")

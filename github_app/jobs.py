@@ -102,6 +102,8 @@ class Runner(Protocol):
 
     def review(self, job: str) -> None: ...
 
+    def starter_pr(self, request: str) -> None: ...
+
 
 def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
     """The queue: Redis when `REDIS_URL` is set, else a SQLite file in the data folder.
@@ -131,6 +133,7 @@ class HueyJobQueue:
         self._runner: Runner | None = None
         self._evaluate = huey.task(name="evaluate")(self._run)
         self._review = huey.task(name="review")(self._run_review)
+        self._starter_pr = huey.task(name="starter_pr")(self._run_starter_pr)
 
     def attach(self, runner: Runner) -> None:
         """The runner of tasks in this process (a process that only enqueues needs none)."""
@@ -146,6 +149,9 @@ class HueyJobQueue:
 
     def _run_review(self, job: str) -> None:
         self._attached().review(job)
+
+    def _run_starter_pr(self, request: str) -> None:
+        self._attached().starter_pr(request)
 
     @property
     def pending(self) -> int:
@@ -193,6 +199,12 @@ class HueyJobQueue:
     def enqueue_review(self, job: Job) -> None:
         """Queue the AI review of a commit whose main check run is complete."""
         self._review(job.model_dump_json(exclude={"commits"}))
+
+    def enqueue_starter_pr(self, request: str) -> None:
+        """Queue a pressed fix button (`github_app.starter_pr.StarterRequest` as JSON)."""
+        if self.huey.pending_count() >= self.settings.queue_size:
+            raise QueueFull(f"{self.settings.queue_size} jobs are already waiting")
+        self._starter_pr(request)
 
     def waiting(self) -> set[int]:
         """Evaluations that have a task waiting in the queue (ready or scheduled)."""

@@ -192,6 +192,31 @@ class WorkflowRunEvent(BaseModel):
     installation: Installation
 
 
+class App(BaseModel):
+    id: int
+
+
+class ActionCheckRun(BaseModel):
+    id: int
+    head_sha: Sha
+    app: App | None = None
+    check_suite: CheckSuite | None = None
+
+
+class RequestedAction(BaseModel):
+    identifier: str
+
+
+class RequestedActionEvent(BaseModel):
+    """A button of a check run pressed (`check_run` `requested_action`)."""
+
+    check_run: ActionCheckRun
+    requested_action: RequestedAction
+    repository: Repository
+    installation: Installation
+    sender: User | None = None
+
+
 def describe_invalid(exc: ValidationError) -> str:
     """Which fields are missing or wrong, without echoing any of the payload's values."""
     problems = []

@@ -52,6 +52,13 @@ from github_app.review.cache import ReviewCache
 from github_app.review.checkrun import post_ai_review, should_review
 from github_app.review.settings import ReviewSettings
 from github_app.settings import Settings
+from github_app.starter_pr import (
+    StarterRequest,
+    check_actions,
+    offer_note,
+    offered,
+    open_starter_pr,
+)
 from github_app.store import ClaimedEvaluation, EvaluationStatus, Store
 from github_app.store.course import CourseRecords, is_config_repository
 
@@ -474,14 +481,16 @@ class Evaluator:
     ) -> tuple[Completion, Report]:
         """The full report (stored, shown on the dashboard) and the run showing only what
         students may see, with the class context and their own CI's last failures."""
+        snapshot = Snapshot(extracted.root)
         report = evaluate(
-            extracted.root,
+            snapshot,
             course.profile,
             at=at,
             approved_exemptions=self.records.approved_exemptions(job.repository_id),
         )
         students = report.for_students()
-        note = skipped_note(extracted)
+        fixes = offered(snapshot, students, course)
+        note = skipped_note(extracted) + offer_note(fixes)
         preamble = "\n\n".join(
             part for part in (self._changes(job, students), self._ci_failures(job)) if part
         )
@@ -498,6 +507,7 @@ class Evaluator:
             + note,
             text=details_markdown(students),
             annotations=annotations[: self.settings.annotation_cap],
+            actions=check_actions(fixes),
         )
         return completion, report
 
@@ -600,6 +610,29 @@ class Evaluator:
                 branch=job.branch,
                 default_branch=job.default_branch,
             )
+
+    # --- Starter pull requests --------------------------------------------------------------
+
+    def starter_pr(self, request_json: str) -> None:
+        """A pressed fix button: its pull request, or why not, on the check run."""
+        request = StarterRequest.model_validate_json(request_json)
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        gh = self.github.installation(request.installation)
+        with (
+            gh,
+            tempfile.TemporaryDirectory(
+                prefix="fix-", dir=self.workspace, ignore_cleanup_errors=True
+            ) as tmp,
+        ):
+
+            def snapshot() -> Snapshot:
+                archive = Path(tmp) / "commit.tar.gz"
+                self._download(gh, request.job(), archive)
+                limits = self.settings.extract_limits()
+                return Snapshot(extract_tarball(archive, Path(tmp) / "tree", limits).root)
+
+            state = self.courses.current(gh, request.installation, request.owner)
+            open_starter_pr(gh, request, state, snapshot)
 
     def _cache(self, settings: ReviewSettings) -> ReviewCache:
         with self._review_cache_lock:

@@ -19,6 +19,7 @@ import secrets
 import socket
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +28,9 @@ import jwt
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.github.fake_git_data import RULES as GIT_DATA_RULES
+from tests.github.fake_git_data import FakeGitData
 
 STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
 CONCLUSIONS = {
@@ -85,6 +89,7 @@ class CheckRunState:
     details_url: str | None = None
     output: dict[str, Any] = field(default_factory=dict)
     annotations: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0  # create + updates received for this run
 
     def as_json(self, base_url: str) -> dict[str, Any]:
@@ -246,7 +251,28 @@ def check_run_errors(body: Any, *, create: bool) -> list[str]:
         _bad(errors, key in body and not isinstance(body[key], str), f"{key} is not a string")
     if "output" in body:
         _check_output(body["output"], errors)
+    if "actions" in body:
+        _check_actions(body["actions"], errors)
     return errors
+
+
+def _check_actions(actions: Any, errors: list[str]) -> None:
+    if not isinstance(actions, list):
+        errors.append("actions is not an array")
+        return
+    _bad(errors, len(actions) > 3, "actions has more than 3 items")
+    limits = {"label": 20, "description": 40, "identifier": 20}
+    for i, action in enumerate(actions):
+        if not isinstance(action, dict) or set(action) != set(limits):
+            errors.append(f"actions[{i}] must have exactly label, description and identifier")
+            continue
+        for key, limit in limits.items():
+            value = action[key]
+            _bad(
+                errors,
+                not isinstance(value, str) or not value or len(value) > limit,
+                f"actions[{i}].{key} must be 1 to {limit} characters",
+            )
 
 
 class FakeGitHub:
@@ -275,6 +301,8 @@ class FakeGitHub:
         self._ids = itertools.count(1000)
         self._token_numbers = itertools.count(1)
         self._lock = threading.RLock()
+        # Git objects, refs and pull requests (tests.github.fake_git_data).
+        self.git_data = FakeGitData(self)
         self._urls = Map(
             [
                 Rule("/app/installations/<int:installation>/access_tokens", methods=["POST"],
@@ -295,6 +323,7 @@ class FakeGitHub:
                 Rule("/installation/repositories", methods=["GET"], endpoint="list_repos"),
                 Rule("/repos/<owner>/<repo>/branches/<path:branch>", methods=["GET"],
                      endpoint="branch"),
+                *(rule.empty() for rule in GIT_DATA_RULES),
             ]
         )  # fmt: skip
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
@@ -468,8 +497,9 @@ class FakeGitHub:
             endpoint, args = adapter.match()
         except Exception:
             return _json({"message": "Not Found", "status": "404"}, 404)
-        handler = getattr(self, f"_{endpoint}")
-        return handler(request, call, **args)
+        handler = getattr(self, f"_{endpoint}", None) or getattr(self.git_data, f"_{endpoint}")
+        with self._lock if handler.__self__ is self.git_data else nullcontext():
+            return handler(request, call, **args)
 
     # -- authentication ------------------------------------------------------------------
 
@@ -631,6 +661,8 @@ class FakeGitHub:
                 setattr(run, key, body[key])
         if "status" in body:
             run.status = body["status"]
+        if "actions" in body:
+            run.actions = list(body["actions"])
         if body.get("conclusion"):
             # Sending a conclusion completes the run, as on GitHub.
             run.conclusion = body["conclusion"]
