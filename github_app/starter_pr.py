@@ -99,19 +99,24 @@ def offer_note(fixes: list[Fix]) -> str:
         return ""
     names = ", ".join(f"**{f.label}**" for f in fixes)
     return (
-        f"\n\n{SECTION}\n\nSome fixes are mechanical: {names} at the top of this page "
-        "opens a pull request with the change, on its own branch, for you to review and merge."
+        f"\n\n{SECTION}\n\nSome of these fixes are mechanical. Each button at the top of "
+        f"this page ({names}) opens a pull request with the change, on its own branch, for "
+        "you to review and merge."
     )
 
 
 def with_note(summary: str, fix_id: str, line: str) -> str:
     """The run's summary with this fix's line in the starter section (replaced if present)."""
-    note = f"<!-- fix:{fix_id} --> {line}"
-    earlier = re.compile(rf"^<!-- fix:{re.escape(fix_id)} -->.*$", re.M)
+    maker = all_fixes().get(fix_id)
+    note = f"- <!-- fix:{fix_id} --> **{maker.label if maker else fix_id}:** {line}"
+    earlier = re.compile(rf"^- <!-- fix:{re.escape(fix_id)} -->.*$", re.M)
     if earlier.search(summary):
         updated = earlier.sub(lambda _match: note, summary)
     elif SECTION in summary:
-        updated = f"{summary.rstrip()}\n{note}"
+        # Notes form one list under the section's paragraph.
+        listed = summary.rstrip().rsplit("\n", 1)[-1].startswith("- <!-- fix:")
+        gap = "\n" if listed else "\n\n"
+        updated = f"{summary.rstrip()}{gap}{note}"
     else:
         updated = f"{summary.rstrip()}\n\n{SECTION}\n\n{note}"
     if len(updated) <= TEXT_LIMIT:
@@ -223,7 +228,7 @@ def _narrowed(state: CourseState, fix_id: str) -> Profile:
 
 
 def _opened_line(pull: dict[str, Any], verb: str) -> str:
-    return f"✅ Pull request [#{pull['number']}]({pull['html_url']}) {verb}: {pull['title']}"
+    return f"✅ pull request [#{pull['number']}]({pull['html_url']}) {verb}: {pull['title']}"
 
 
 # --- GitHub ----------------------------------------------------------------------------------

@@ -140,7 +140,10 @@ def offered_fixes(snapshot: Snapshot, report: Report, limit: int = ACTIONS_PER_R
     results = {r.id: r for r in report.results}
     found = []
     for maker in sorted(all_fixes().values(), key=lambda m: m.rank):
-        made = maker(snapshot, results)
+        try:
+            made = maker(snapshot, results)
+        except Exception:  # a broken fix is one button less, never a failed check run
+            continue
         if made is not None:
             found.append(made)
         if len(found) == limit:

@@ -33,9 +33,10 @@ def test_manifest_asks_for_exactly_what_the_app_uses() -> None:
     manifest = yaml.safe_load((ROOT / "app.yml").read_text())
     assert manifest["default_permissions"] == {
         "checks": "write",
-        "contents": "read",
+        # Write only for the starter pull requests (`fixes: true`); read is enough without.
+        "contents": "write",
         "metadata": "read",
-        "pull_requests": "read",
+        "pull_requests": "write",
         "actions": "read",
     }
     assert sorted(manifest["default_events"]) == [
