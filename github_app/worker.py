@@ -53,6 +53,7 @@ from github_app.review.checkrun import post_ai_review, should_review
 from github_app.review.settings import ReviewSettings
 from github_app.settings import Settings
 from github_app.starter_pr import (
+    StarterRefused,
     StarterRequest,
     check_actions,
     offer_note,
@@ -627,9 +628,12 @@ class Evaluator:
 
             def snapshot() -> Snapshot:
                 archive = Path(tmp) / "commit.tar.gz"
-                self._download(gh, request.job(), archive)
                 limits = self.settings.extract_limits()
-                return Snapshot(extract_tarball(archive, Path(tmp) / "tree", limits).root)
+                try:
+                    self._download(gh, request.job(), archive)
+                    return Snapshot(extract_tarball(archive, Path(tmp) / "tree", limits).root)
+                except (TarballTooLarge, ArchiveRefused) as refused:
+                    raise StarterRefused(f"Could not read the commit: {refused}") from None
 
             state = self.courses.current(gh, request.installation, request.owner)
             open_starter_pr(gh, request, state, snapshot)

@@ -3,6 +3,7 @@ the pull request GitHub (the fake, validating the git data API like GitHub) ends
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -348,3 +349,22 @@ def test_a_note_replaces_the_earlier_one_of_its_fix_and_survives_a_full_summary(
     assert "- <!-- fix:pre-commit --> **Add pre-commit:** other" in summary
     full = with_note("x" * TEXT_LIMIT, "gitignore", "opened")
     assert len(full) <= TEXT_LIMIT and full.endswith("**Fix .gitignore:** opened")
+
+
+def test_the_press_is_answered_at_once_and_a_queue_consumer_opens_the_pull_request(
+    make_app: Callable[..., Flask], fake_github: FakeGitHub, publish, tmp_path: Path,
+    start_consumer,
+) -> None:  # fmt: skip
+    config = tmp_path / "course.yml"
+    config.write_text("fixes: true\n")
+    app = make_app(course_config=config, immediate=False)
+    start_consumer(app)
+    run = evaluated(app, fake_github, publish(FILES))
+    response = press(app, run, "gitignore")
+    assert (response.status_code, response.json["outcome"]) == (202, "queued")
+    pulls = fake_github.git_data.repository(OWNER, REPO).pulls
+    deadline = time.monotonic() + 20
+    while "/pull/1)" not in run.output.get("summary", "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p.head for p in pulls] == ["mlops-mentor/gitignore"]
+    assert "/pull/1)" in run.output["summary"]
