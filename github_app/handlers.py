@@ -145,6 +145,8 @@ def run_requested_action(delivery: Delivery, services: Services) -> Reply:
     run = payload.check_run
     if run.app is None or run.app.id != services.settings.app_id:
         return Reply(202, "ignored", "not a check run of this app")
+    if payload.requested_action is None:
+        return Reply(202, "ignored", "no requested action")
     repository = payload.repository
     request = StarterRequest(
         installation=payload.installation.id,

@@ -211,7 +211,7 @@ class RequestedActionEvent(BaseModel):
     """A button of a check run pressed (`check_run` `requested_action`)."""
 
     check_run: ActionCheckRun
-    requested_action: RequestedAction
+    requested_action: RequestedAction | None = None
     repository: Repository
     installation: Installation
     sender: User | None = None

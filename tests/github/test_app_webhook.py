@@ -154,7 +154,7 @@ def test_tag_pushes_and_deletions_are_ignored(
 @pytest.mark.parametrize(
     ("event", "payload"),
     [
-        ("check_run", check_run_payload(SHA, "completed")),
+        ("check_run", check_run_payload(SHA, "requested_action")),
         ("check_run", check_run_payload(SHA, "created")),
         ("pull_request", {"action": "labeled", "number": 1}),
         ("star", {"action": "created"}),
