@@ -156,8 +156,25 @@ def test_pressing_twice_opens_one_pull_request(
 ) -> None:
     run = evaluated(fixes_app, fake_github, publish(FILES))
     press(fixes_app, run, "gitignore")
+    first = [(c.method, c.path.split("/", 4)[-1]) for c in fake_github.calls[-11:]]
     blobs = len(fake_github.calls_to("POST", r".*/git/blobs"))
+    calls = len(fake_github.calls)
     press(fixes_app, run, "gitignore")
+    # The second press only finds the open pull request and says so on the run.
+    assert [c.method for c in fake_github.calls[calls:]] == ["GET", "GET", "PATCH"]
+    assert first == [
+        ("GET", "pulls"),
+        ("GET", "tarball/" + run.head_sha),
+        ("GET", f"legacy.tar.gz/{run.head_sha}"),
+        ("GET", f"git/commits/{run.head_sha}"),
+        ("POST", "git/blobs"),
+        ("POST", "git/trees"),
+        ("POST", "git/commits"),
+        ("POST", "git/refs"),
+        ("POST", "pulls"),
+        ("GET", f"check-runs/{run.id}"),
+        ("PATCH", f"check-runs/{run.id}"),
+    ]
     assert len(fake_github.git_data.repository(OWNER, REPO).pulls) == 1
     assert len(fake_github.calls_to("POST", r".*/git/blobs")) == blobs == 1
     assert run.output["summary"].count("/pull/1)") == 1
