@@ -635,7 +635,10 @@ class Evaluator:
                 except (TarballTooLarge, ArchiveRefused) as refused:
                     raise StarterRefused(f"Could not read the commit: {refused}") from None
 
-            state = self.courses.current(gh, request.installation, request.owner)
+            try:
+                state = self.courses.current(gh, request.installation, request.owner)
+            except GitHubException:
+                state = self.courses.known(request.installation)  # the last one read
             open_starter_pr(gh, request, state, snapshot)
 
     def _cache(self, settings: ReviewSettings) -> ReviewCache:

@@ -385,3 +385,21 @@ def test_the_press_is_answered_at_once_and_a_queue_consumer_opens_the_pull_reque
         time.sleep(0.05)
     assert [p.head for p in pulls] == ["mlops-mentor/gitignore"]
     assert "/pull/1)" in run.output["summary"]
+
+
+def test_fake_check_runs_take_at_most_three_short_actions(gh: Any, fake_github: FakeGitHub) -> None:
+    head = main_head(fake_github)
+    run = gh.rest.checks.create(OWNER, REPO, data={"name": "MLOps Mentor", "head_sha": head})
+    path = f"/repos/{OWNER}/{REPO}/check-runs/{run.json()['id']}"
+    action = {"label": "Fix .gitignore", "description": "Ignore caches", "identifier": "gitignore"}
+    for actions in (
+        [action] * 4,
+        [{**action, "label": "x" * 21}],
+        [{**action, "description": "x" * 41}],
+        [{**action, "identifier": "x" * 21}],
+        [{"label": "Fix"}],
+    ):
+        body = {"actions": actions}
+        assert _refused(lambda body=body: gh.request("PATCH", path, json=body))[0] == 422
+    gh.request("PATCH", path, json={"actions": [action] * 3})
+    assert fake_github.check_runs[run.json()["id"]].actions == [action] * 3
