@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from checks.fixes import all_fixes
 from github_app.jobs import Job, QueueFull
 from github_app.logs import LOGGER, event
 from github_app.payloads import (
@@ -145,8 +146,8 @@ def run_requested_action(delivery: Delivery, services: Services) -> Reply:
     run = payload.check_run
     if run.app is None or run.app.id != services.settings.app_id:
         return Reply(202, "ignored", "not a check run of this app")
-    if payload.requested_action is None:
-        return Reply(202, "ignored", "no requested action")
+    if payload.requested_action is None or payload.requested_action.identifier not in all_fixes():
+        return Reply(202, "ignored", "not a button this app offers")
     repository = payload.repository
     request = StarterRequest(
         installation=payload.installation.id,
