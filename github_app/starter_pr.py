@@ -25,7 +25,7 @@ from githubkit.exception import GitHubException, RequestError, RequestFailed
 from pydantic import BaseModel, ConfigDict
 
 from checks import Report, Snapshot, evaluate
-from checks.fixes import Fix, all_fixes, make_fix, offered_fixes
+from checks.fixes import Fix, all_fixes, branch_of, make_fix, offered_fixes
 from checks.models import clip
 from checks.profile import Profile
 from checks.registry import all_criteria
@@ -196,8 +196,7 @@ def _attempt(
         )
     if request.fix_id not in all_fixes():
         raise StarterRefused("This button is not one mlops-mentor offers any more.")
-    branch = f"mlops-mentor/{request.fix_id}"
-    existing = _open_pull(gh, request, branch)
+    existing = _open_pull(gh, request, branch_of(request.fix_id))
     if existing is not None:
         return "exists", _opened_line(existing, "is open")
     files = snapshot()

@@ -12,7 +12,7 @@ import yaml
 from checks import Report, Snapshot, evaluate
 from checks.fixes import Fix, make_fix, offered_fixes
 from checks.fixes.gitignore import ignored
-from checks.profile import course_profile
+from checks.profile import CourseConfig, course_profile, validate_yaml_model
 from tests.conftest import RepoFiles
 
 PROJECT = {
@@ -240,3 +240,11 @@ def test_a_fix_reads_the_commit_without_changing_it(make_repo: Callable[..., Pat
     report_of(root)
     offered_fixes(*report_of(root), limit=5)
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+def test_the_course_file_switches_fixes_on_and_refuses_anything_but_a_boolean() -> None:
+    assert CourseConfig().fixes is False
+    config, problems = validate_yaml_model(CourseConfig, "profile: dtu-mlops\nfixes: true\n")
+    assert config is not None and config.fixes is True and problems == []
+    config, problems = validate_yaml_model(CourseConfig, "profile: dtu-mlops\nfixes: often\n")
+    assert config is None and problems[0].line == 2 and problems[0].message.startswith("fixes")

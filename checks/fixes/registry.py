@@ -53,8 +53,12 @@ class Fix(BaseModel):
 
     @property
     def branch(self) -> str:
-        """The branch the pull request comes from (one per fix, reused on every press)."""
-        return f"mlops-mentor/{self.id}"
+        return branch_of(self.id)
+
+
+def branch_of(fix_id: str) -> str:
+    """The branch a fix's pull request comes from (one per fix, reused on every press)."""
+    return f"mlops-mentor/{fix_id}"
 
 
 @dataclass(frozen=True)
