@@ -147,6 +147,9 @@ class CourseConfig(BaseModel):
     # Branches the app evaluates (globs such as "main" or "feature/*"); empty means all.
     branches: list[str] = Field(default_factory=list)
     repository: RepositoryPolicy = Field(default_factory=RepositoryPolicy)
+    # One issue per group repository with its checklist and the deadline (needs the app's
+    # Issues: write permission); off, the app writes nothing but check runs.
+    progress_issue: bool = False
 
     def apply(self, profile: Profile) -> Profile:
         criteria = dict(profile.criteria)
