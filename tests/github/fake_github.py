@@ -28,6 +28,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.github.fake_issues import FakeIssues, issue_rules
+
 STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
 CONCLUSIONS = {
     "action_required",
@@ -249,10 +251,11 @@ def check_run_errors(body: Any, *, create: bool) -> list[str]:
     return errors
 
 
-class FakeGitHub:
+class FakeGitHub(FakeIssues):
     """A strict fake of the GitHub API for one app, served on 127.0.0.1 in a thread."""
 
     def __init__(self, app_id: int, public_key_pem: bytes) -> None:
+        super().__init__()
         self.app_id = app_id
         self.public_key = public_key_pem
         self.token_lifetime = timedelta(hours=1)
@@ -295,6 +298,7 @@ class FakeGitHub:
                 Rule("/installation/repositories", methods=["GET"], endpoint="list_repos"),
                 Rule("/repos/<owner>/<repo>/branches/<path:branch>", methods=["GET"],
                      endpoint="branch"),
+                *issue_rules(),
             ]
         )  # fmt: skip
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
