@@ -96,11 +96,14 @@ class JobQueue(Protocol):
 
 
 class Runner(Protocol):
-    """What a consumer runs: an evaluation's attempt, and an AI review of a commit."""
+    """What a consumer runs: an evaluation's attempt, an AI review of a commit, and an
+    update of a group's progress issue."""
 
     def run(self, evaluation_id: int, attempt: int) -> str: ...
 
     def review(self, job: str) -> None: ...
+
+    def progress(self, target: str) -> None: ...
 
 
 def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
@@ -131,6 +134,7 @@ class HueyJobQueue:
         self._runner: Runner | None = None
         self._evaluate = huey.task(name="evaluate")(self._run)
         self._review = huey.task(name="review")(self._run_review)
+        self._progress = huey.task(name="progress")(self._run_progress)
 
     def attach(self, runner: Runner) -> None:
         """The runner of tasks in this process (a process that only enqueues needs none)."""
@@ -146,6 +150,9 @@ class HueyJobQueue:
 
     def _run_review(self, job: str) -> None:
         self._attached().review(job)
+
+    def _run_progress(self, target: str) -> None:
+        self._attached().progress(target)
 
     @property
     def pending(self) -> int:
@@ -193,6 +200,10 @@ class HueyJobQueue:
     def enqueue_review(self, job: Job) -> None:
         """Queue the AI review of a commit whose main check run is complete."""
         self._review(job.model_dump_json(exclude={"commits"}))
+
+    def enqueue_progress(self, target: str) -> None:
+        """Queue the update of a group's progress issue (`ProgressTarget` as JSON)."""
+        self._progress(target)
 
     def waiting(self) -> set[int]:
         """Evaluations that have a task waiting in the queue (ready or scheduled)."""
