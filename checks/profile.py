@@ -150,6 +150,9 @@ class CourseConfig(BaseModel):
     # Buttons on the check run that open a pull request with a mechanical fix (the app then
     # needs Contents and Pull requests: write).
     fixes: bool = False
+    # One issue per group repository with its checklist and the deadline (needs the app's
+    # Issues: write permission); off, the app writes nothing but check runs.
+    progress_issue: bool = False
 
     def apply(self, profile: Profile) -> Profile:
         criteria = dict(profile.criteria)

@@ -4,8 +4,9 @@ Each consumer process runs huey's worker threads and one warden thread. The ward
 the leases of the evaluations this process runs (so no other worker takes them over),
 sweeps the store for evaluations whose lease ran out and that no task waits for (a
 worker was killed, or a task was lost) and queues them again, and applies the retention
-period once a day. It sweeps once as soon as it starts: a restart resumes what the
-previous process left unfinished.
+period once a day. Every hour it queues the progress issues whose deadline reminder is
+due. It sweeps once as soon as it starts: a restart resumes what the previous process
+left unfinished.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from github_app.services import Services
 
 logger = logging.getLogger(LOGGER)
 PURGE_EVERY = 24 * 3600.0
+# Deadline reminders for groups that do not push: the one-day window is never missed.
+REMIND_EVERY = 3600.0
 # The most the queue is polled apart when idle (SQLite; Redis blocks on the list instead).
 MAX_POLL_DELAY = 1.0
 
@@ -50,7 +53,7 @@ class Warden(threading.Thread):
         self._stop_flag.set()
 
     def run(self) -> None:
-        next_sweep = next_purge = time.monotonic()
+        next_sweep = next_purge = next_reminders = time.monotonic()
         while not self._stop_flag.is_set():
             now = time.monotonic()
             try:
@@ -61,6 +64,9 @@ class Warden(threading.Thread):
                 if now >= next_purge:
                     self.purge()
                     next_purge = now + PURGE_EVERY
+                if now >= next_reminders:
+                    self.remind()
+                    next_reminders = now + REMIND_EVERY
             except Exception:
                 # The store may be briefly unreachable; the next round tries again.
                 logger.exception("warden round failed")
@@ -93,6 +99,17 @@ class Warden(threading.Thread):
         if requeued:
             event(logger, "recovered", level=logging.WARNING, evaluations=requeued)
         return len(requeued)
+
+    def remind(self) -> int:
+        """Queue a progress update for every open progress issue whose deadline reminder
+        is due (a group that stopped pushing still gets it); how many were queued. Several
+        processes may queue the same one: the store lets only one post it."""
+        due = self.services.evaluator.progress_issues.due_targets()
+        for target in due:
+            self.services.queue.enqueue_progress(target.model_dump_json())
+        if due:
+            event(logger, "reminders_due", repos=[t.full_name for t in due])
+        return len(due)
 
     def purge(self) -> None:
         days = self.services.settings.retention_days

@@ -96,13 +96,15 @@ class JobQueue(Protocol):
 
 
 class Runner(Protocol):
-    """What a consumer runs: an evaluation's attempt, and an AI review of a commit."""
+    """What a consumer runs: an evaluation's attempt, an AI review of a commit, and an
+    update of a group's progress issue."""
 
     def run(self, evaluation_id: int, attempt: int) -> str: ...
 
     def review(self, job: str) -> None: ...
 
     def starter_pr(self, request: str) -> None: ...
+    def progress(self, target: str) -> None: ...
 
 
 def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
@@ -134,6 +136,7 @@ class HueyJobQueue:
         self._evaluate = huey.task(name="evaluate")(self._run)
         self._review = huey.task(name="review")(self._run_review)
         self._starter_pr = huey.task(name="starter_pr")(self._run_starter_pr)
+        self._progress = huey.task(name="progress")(self._run_progress)
 
     def attach(self, runner: Runner) -> None:
         """The runner of tasks in this process (a process that only enqueues needs none)."""
@@ -152,6 +155,9 @@ class HueyJobQueue:
 
     def _run_starter_pr(self, request: str) -> None:
         self._attached().starter_pr(request)
+
+    def _run_progress(self, target: str) -> None:
+        self._attached().progress(target)
 
     @property
     def pending(self) -> int:
@@ -205,6 +211,10 @@ class HueyJobQueue:
         if self.huey.pending_count() >= self.settings.queue_size:
             raise QueueFull(f"{self.settings.queue_size} jobs are already waiting")
         self._starter_pr(request)
+
+    def enqueue_progress(self, target: str) -> None:
+        """Queue the update of a group's progress issue (`ProgressTarget` as JSON)."""
+        self._progress(target)
 
     def waiting(self) -> set[int]:
         """Evaluations that have a task waiting in the queue (ready or scheduled)."""

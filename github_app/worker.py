@@ -48,6 +48,7 @@ from github_app.extract import ArchiveRefused, Extracted, extract_tarball
 from github_app.jobs import HueyJobQueue, Job
 from github_app.logs import LOGGER, REDACTOR, event
 from github_app.metrics import instruments
+from github_app.progress_issue import ProgressIssues, ProgressTarget
 from github_app.review.cache import ReviewCache
 from github_app.review.checkrun import post_ai_review, should_review
 from github_app.review.settings import ReviewSettings
@@ -185,6 +186,7 @@ class Evaluator:
         self.leases = Leases()
         self._review_cache: ReviewCache | None = None
         self._review_cache_lock = threading.Lock()
+        self.progress_issues = ProgressIssues(store, self.courses)
 
     # --- One attempt ----------------------------------------------------------------------
 
@@ -302,6 +304,7 @@ class Evaluator:
                 conclusion=completion.conclusion,
             )
             self._queue_review(job)
+            self._queue_progress(job, course)
         return completion.conclusion
 
     # --- Failures -------------------------------------------------------------------------
@@ -640,6 +643,29 @@ class Evaluator:
             except GitHubException:
                 state = self.courses.known(request.installation)  # the last one read
             open_starter_pr(gh, request, state, snapshot)
+
+    # --- The progress issue ---------------------------------------------------------------
+
+    def _queue_progress(self, job: Job, course: CourseState) -> None:
+        target = self.progress_issues.target(job, course)
+        if target is None:
+            return
+        try:
+            self.queue.enqueue_progress(target.model_dump_json())
+        except Exception:
+            # Like the review: the run is complete and stays as it is.
+            logger.exception("queueing the progress issue of %s failed", job.full_name)
+
+    def progress(self, target_json: str) -> None:
+        """Update a group's progress issue: its own task, after the run is complete.
+        `ProgressIssues.update` logs GitHub's refusals; anything else is logged here."""
+        try:
+            target = ProgressTarget.model_validate_json(target_json)
+            gh = self.github.installation(target.installation)
+            with gh:
+                self.progress_issues.update(gh, target)
+        except Exception:
+            logger.exception("updating a progress issue failed")
 
     def _cache(self, settings: ReviewSettings) -> ReviewCache:
         with self._review_cache_lock:

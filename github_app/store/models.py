@@ -31,7 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Bumped with every change to the tables below; a database recorded at a newer version
 # than this code is refused (an older deployment must not write to a newer schema).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -261,3 +261,37 @@ class WorkflowRun(Base):
     head_branch: Mapped[str | None] = mapped_column(String)
     conclusion: Mapped[str | None] = mapped_column(String(32))
     completed_at: Mapped[datetime]
+
+
+class ProgressIssue(Base):
+    """A group's progress issue (the course's `progress_issue`). The row is inserted before
+    the issue is created, so two workers evaluating one repository create one issue."""
+
+    __tablename__ = "progress_issues"
+
+    repository_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("repositories.id"), primary_key=True, autoincrement=False
+    )
+    # None while the worker that claimed the row looks for the issue or creates it.
+    number: Mapped[int | None] = mapped_column(Integer)
+    # "open", or "closed" (by a student or the staff): never updated again.
+    state: Mapped[str] = mapped_column(String(16))
+    claimed_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ProgressReminder(Base):
+    """A deadline reminder posted (or being posted) on a group's progress issue: one per
+    repository, deadline and threshold, whatever number of workers evaluate it."""
+
+    __tablename__ = "progress_reminders"
+    __table_args__ = (
+        UniqueConstraint("repository_id", "deadline", "threshold", name="uq_progress_reminders"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("repositories.id"))
+    deadline: Mapped[datetime]
+    # "7d" or "1d" (see `checks.render.progress.REMINDERS`).
+    threshold: Mapped[str] = mapped_column(String(8))
+    sent_at: Mapped[datetime]

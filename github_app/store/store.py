@@ -46,6 +46,8 @@ from github_app.store.models import (
     EvaluationStatus,
     ExemptionApproval,
     Installation,
+    ProgressIssue,
+    ProgressReminder,
     PullRequestActivity,
     PushCommit,
     Repository,
@@ -445,7 +447,13 @@ class Store:
             repos = select(Repository.id).where(Repository.installation_id == installation_id)
             commits = session.execute(delete(PushCommit).where(PushCommit.repository_id.in_(repos)))
             # Team activity names members (personal data) and belongs to the repositories.
-            for model in (ExemptionApproval, PullRequestActivity, WorkflowRun):
+            for model in (
+                ExemptionApproval,
+                PullRequestActivity,
+                WorkflowRun,
+                ProgressIssue,
+                ProgressReminder,
+            ):
                 session.execute(delete(model).where(model.repository_id.in_(repos)))
             evaluations = session.execute(
                 delete(Evaluation).where(Evaluation.repository_id.in_(repos))
@@ -497,7 +505,13 @@ class Store:
             )
             commits = session.execute(delete(PushCommit).where(PushCommit.repository_id.in_(repos)))
             # Team activity names members (personal data) and belongs to the repositories.
-            for model in (ExemptionApproval, PullRequestActivity, WorkflowRun):
+            for model in (
+                ExemptionApproval,
+                PullRequestActivity,
+                WorkflowRun,
+                ProgressIssue,
+                ProgressReminder,
+            ):
                 session.execute(delete(model).where(model.repository_id.in_(repos)))
             evaluations = session.execute(
                 delete(Evaluation).where(Evaluation.repository_id.in_(repos))

@@ -31,6 +31,7 @@ from werkzeug.wrappers import Request, Response
 
 from tests.github.fake_git_data import RULES as GIT_DATA_RULES
 from tests.github.fake_git_data import FakeGitData
+from tests.github.fake_issues import FakeIssues, issue_rules
 
 STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
 CONCLUSIONS = {
@@ -275,10 +276,11 @@ def _check_actions(actions: Any, errors: list[str]) -> None:
             )
 
 
-class FakeGitHub:
+class FakeGitHub(FakeIssues):
     """A strict fake of the GitHub API for one app, served on 127.0.0.1 in a thread."""
 
     def __init__(self, app_id: int, public_key_pem: bytes) -> None:
+        super().__init__()
         self.app_id = app_id
         self.public_key = public_key_pem
         self.token_lifetime = timedelta(hours=1)
@@ -324,6 +326,7 @@ class FakeGitHub:
                 Rule("/repos/<owner>/<repo>/branches/<path:branch>", methods=["GET"],
                      endpoint="branch"),
                 *(rule.empty() for rule in GIT_DATA_RULES),
+                *issue_rules(),
             ]
         )  # fmt: skip
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)

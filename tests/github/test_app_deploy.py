@@ -38,6 +38,7 @@ def test_manifest_asks_for_exactly_what_the_app_uses() -> None:
         "metadata": "read",
         "pull_requests": "write",
         "actions": "read",
+        "issues": "write",
     }
     assert sorted(manifest["default_events"]) == [
         "check_run",

@@ -43,6 +43,8 @@ TABLES = (
     "exemption_approvals",
     "pull_request_activity",
     "workflow_runs",
+    "progress_issues",
+    "progress_reminders",
 )
 
 
@@ -278,6 +280,8 @@ def test_migrate_upgrades_an_older_database_and_keeps_its_data(tmp_path: Path) -
         "exemption_approvals",
         "pull_request_activity",
         "workflow_runs",
+        "progress_issues",
+        "progress_reminders",
     }
     assert set(result.added_columns) == {
         "evaluations.pushed_at",
