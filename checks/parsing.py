@@ -25,6 +25,19 @@ MAX_YAML_NODES = 200_000
 MAX_NESTING = 200
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of a file as editors and GitHub number them.
+
+    Unlike `str.splitlines`, a form feed, U+2028 or a latin-1 NEL (byte 0x85, the "…" of a
+    cp1252 file) does not end a line, so line numbers match the ones GitHub shows.
+    """
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines[-1] == "" else lines
+
+
 @dataclass(frozen=True)
 class ParseError:
     """Why a file could not be parsed, and on which 1-based line."""

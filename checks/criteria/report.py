@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from checks.models import Annotation, CriterionResult, Level, Status
+from checks.parsing import split_lines
 from checks.registry import Context, Outcome, criterion, failed, info, passed
 from checks.snapshot import Snapshot
 
@@ -716,7 +717,7 @@ class ChecklistItem:
 
 def checklist(text: str) -> list[ChecklistItem]:
     """The checklist boxes above the questions, with their week and lines (wrapped lines too)."""
-    lines = text.splitlines()
+    lines = split_lines(text)
     items: list[ChecklistItem] = []
     week = "Checklist"
     index = 0
