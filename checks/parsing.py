@@ -25,6 +25,19 @@ MAX_YAML_NODES = 200_000
 MAX_NESTING = 200
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of a file as editors and GitHub number them.
+
+    Unlike `str.splitlines`, a form feed, U+2028 or a latin-1 NEL (byte 0x85, the "…" of a
+    cp1252 file) does not end a line, so line numbers match the ones GitHub shows.
+    """
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines[-1] == "" else lines
+
+
 @dataclass(frozen=True)
 class ParseError:
     """Why a file could not be parsed, and on which 1-based line."""
@@ -118,14 +131,22 @@ def parse_toml(text: str) -> Parsed:
     try:
         return Parsed(data=tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None) or _toml_line(str(exc))
+        # Python 3.14 numbers the end of a document one past its last line.
+        line = min(getattr(exc, "lineno", None) or _toml_line(str(exc), text), _last_line(text))
         return Parsed(error=ParseError(str(exc).split(" (at")[0], line))
 
 
-def _toml_line(message: str) -> int:
-    # Python 3.11 puts the position only in the message: "... (at line 3, column 5)".
+def _toml_line(message: str, text: str) -> int:
+    # Python 3.11 puts the position only in the message: "... (at line 3, column 5)", or
+    # "(at end of document)" for an unclosed array or table, marked on the last line.
     found = re.search(r"\(at line (\d+)", message)
-    return int(found.group(1)) if found else 1
+    if found:
+        return int(found.group(1))
+    return _last_line(text) if "end of document" in message else 1
+
+
+def _last_line(text: str) -> int:
+    return max(len(split_lines(text)), 1)
 
 
 def parse_python(text: str, filename: str) -> Parsed:

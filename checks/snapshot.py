@@ -14,7 +14,14 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
-from checks.parsing import Parsed, ParseError, parse_python, parse_toml, parse_yaml
+from checks.parsing import (
+    Parsed,
+    ParseError,
+    parse_python,
+    parse_toml,
+    parse_yaml,
+    split_lines,
+)
 
 # Reading more than this of one file tells a criterion nothing a student wrote by hand.
 DEFAULT_READ_CAP = 2 * 1024 * 1024
@@ -289,7 +296,7 @@ class Snapshot:
 
     def lines(self, rel: str) -> list[str]:
         text = self.text(rel)
-        return text.splitlines() if text is not None else []
+        return split_lines(text) if text is not None else []
 
     def _parse(self, rel: str, kind: str) -> Parsed:
         key = (rel, kind)

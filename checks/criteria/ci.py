@@ -7,7 +7,7 @@ lines, so the `ci-*` criteria, `coverage` and `cloud-build` share one parse.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -292,6 +292,31 @@ def _step_place(step: Step, command: Command | None = None) -> Place:
     return Place(step.workflow, command.line if command else step.line)
 
 
+def _main_job(jobs: Sequence[Job]) -> Job | None:
+    """The job that runs the tests, else the first one: where a missing step belongs."""
+    return next(
+        (j for j in jobs for s in j.steps if any(_TEST_RUNNER.search(c.text) for c in s.commands)),
+        jobs[0] if jobs else None,
+    )
+
+
+def _missing_step(jobs: Sequence[Job], title: str, message: str) -> list[Annotation]:
+    """A warning on the job a missing step belongs in, when there is a job."""
+    job = _main_job(jobs)
+    if job is None:
+        return []
+    return [
+        Annotation(
+            path=job.workflow,
+            start_line=job.line,
+            end_line=job.line,
+            level=Level.warning,
+            title=title,
+            message=f"Job `{job.id}`: {message}",
+        )
+    ]
+
+
 # -- workflow-syntax ---------------------------------------------------------------------------
 
 
@@ -457,10 +482,17 @@ def ci_tests(snapshot: Snapshot, context: Context) -> Outcome:
     """
     found = find_commands(snapshot, _TEST_RUNNER)
     if not found:
+        jobs = [j for w in valid_workflows(snapshot) for j in w.jobs]
         return failed(
             "No workflow step runs your tests (no `pytest`, `python -m pytest`, "
             "`invoke test` or `make test`).",
             metrics={"steps": 0},
+            annotations=_missing_step(
+                jobs,
+                "No step runs the tests",
+                "no step of any workflow runs your tests. Add one after installing the "
+                "dependencies, e.g. `- run: pytest tests/`.",
+            ),
         )
     places = [_step_place(s, c) for s, c in found]
     step, command = found[0]
@@ -531,10 +563,17 @@ def ci_lint(snapshot: Snapshot, context: Context) -> Outcome:
             if tool is not None:
                 evidence.append((tool, _step_place(step, command), step.job))
     if not evidence:
+        jobs = [j for w in valid_workflows(snapshot) for j in w.jobs]
         return failed(
             "No workflow step runs a linter (ruff, flake8, pylint, mypy, `black --check` or "
             "pre-commit).",
             metrics={"tools": []},
+            annotations=_missing_step(
+                jobs,
+                "No step lints the code",
+                "no step of any workflow runs a linter. Add one, e.g. `- run: ruff check .` "
+                "and `- run: ruff format --check .`.",
+            ),
         )
     tools = sorted({tool for tool, _, _ in evidence})
     return passed(
@@ -612,10 +651,7 @@ def ci_matrix_cache(snapshot: Snapshot, context: Context) -> Outcome:
     lacks = [what for what, have in (("matrix", matrices), ("caching", caches)) if not have]
     annotations = []
     # Point at the job that runs the tests (else the first job): that is where both belong.
-    target = next(
-        (j for j in jobs for s in j.steps if any(_TEST_RUNNER.search(c.text) for c in s.commands)),
-        jobs[0] if jobs else None,
-    )
+    target = _main_job(jobs)
     if target is not None:
         wanted = " and ".join("a matrix" if what == "matrix" else what for what in lacks)
         annotations.append(

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from checks.models import Annotation, Level
+from checks.parsing import split_lines
 from checks.registry import Context, Outcome, criterion, failed, passed
 from checks.snapshot import Snapshot
 
@@ -110,7 +111,7 @@ _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_]\w*)\2")
 
 def parse_dockerfile(text: str) -> list[Instruction]:
     """Instructions of a Dockerfile, as Docker reads them (continuations, comments, heredocs)."""
-    lines = text.splitlines()
+    lines = split_lines(text)
     escape = "\\"
     # Parser directives come first; `# escape=`` ` switches the continuation character.
     for line in lines:

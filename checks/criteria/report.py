@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from checks.models import Annotation, CriterionResult, Level, Status
+from checks.parsing import split_lines
 from checks.registry import Context, Outcome, criterion, failed, info, passed
 from checks.snapshot import Snapshot
 
@@ -154,8 +155,26 @@ def checker_split(text: str) -> _Split:
             if "##" in piece[:end]:
                 end = piece.index("##")
             answers.append(_answer(piece, offset, end))
-    answers.append(_answer(pieces[-1], offsets[-1], None))
+    # Without any `Answer:` the checker has no last piece to add: it stops with an IndexError.
+    if len(pieces) > 1:
+        answers.append(_answer(pieces[-1], offsets[-1], None))
     return _Split(pieces, offsets, answers)
+
+
+def checker_error(found: int, expected: int) -> str:
+    """The error the course's checker stops with when it does not find `expected` answers."""
+    if found == 0:
+        return "IndexError: list index out of range"
+    return (
+        f"ValueError: Number of answers are different from the expected {expected}. "
+        "Have you changed the template?"
+    )
+
+
+def misses_limits(answer: Answer, limits: Mapping[str, _Range]) -> bool:
+    """Whether the checker fails this answer: a word or image count outside its range."""
+    counts = {"words": answer.words, "images": answer.images}
+    return any(counts[kind] not in limit for kind, limit in limits.items())
 
 
 @dataclass(frozen=True)
@@ -313,6 +332,24 @@ def _problems(
             )
         seen.add(section.number)
     found = len(split.answers)
+    numbered = [s for s in sections if s.explicit]
+    if (
+        not problems
+        and 0 < found != expected
+        and [s.number for s in numbered] == list(range(1, found + 1))
+    ):
+        # Questions 1 to N, each answered, and N is not the template's count: another year's.
+        problems.append(
+            _Problem(
+                numbered[-1].heading,
+                f"The report has {found} questions, the course's template {expected}",
+                f"The course's checker expects the {expected} questions of this year's template "
+                f"and stops with an error on {found}. Move your answers into the current "
+                f"template (`reports/README.md` of the course's project template).",
+                f"the report has questions 1–{found} (another year's template?) and the "
+                f"checker expects {expected}",
+            )
+        )
     if not problems and found != expected:
         problems.append(
             _Problem(
@@ -563,9 +600,17 @@ def report(snapshot: Snapshot, context: Context) -> Outcome:
             )
         )
 
+    # The checker's verdict: by position, a placeholder counted like any other text. When the
+    # checker stops with an error it gives none, and the answers found by heading are judged.
+    failing = [
+        number
+        for number in range(1, expected + 1)
+        if number not in answers or misses_limits(answers[number], limits.get(number, {}))
+    ]
+    within = expected - len(failing)
     words: dict[int, int] = {}
     images: dict[int, int] = {}
-    answered = within = 0
+    answered = 0
     unanswered: list[int] = []
     clauses: list[str] = []
     for number in range(1, expected + 1):
@@ -612,7 +657,6 @@ def report(snapshot: Snapshot, context: Context) -> Outcome:
         found, missed = _limit_annotations(report, path, number, answer, limits.get(number, {}))
         annotations.extend(found)
         clauses.extend(missed)
-        within += not found
     image_warnings, missing = _missing_images(snapshot, report, path)
     annotations.extend(image_warnings)
 
@@ -628,7 +672,8 @@ def report(snapshot: Snapshot, context: Context) -> Outcome:
     if broken:
         # `_problems` always names at least one cause when the count is off.
         summary = (
-            f"The course's report checker stops with an error on {path}: it finds "
+            f"The course's report checker stops with an error on {path} "
+            f"(`{checker_error(len(split.answers), expected)}`): it finds "
             f"{_plural(len(split.answers), 'answer')} instead of {expected} because "
             f"{problems[0].reason}. Counted by the question headings instead: {summary}"
         )
@@ -643,9 +688,12 @@ def report(snapshot: Snapshot, context: Context) -> Outcome:
         "words": words,
         "images": images,
         "checker_answers": len(split.answers),
+        # What `report.py check` says: the questions it fails, or the error it stops with.
+        "checker_failing": None if broken else failing,
+        "checker_error": checker_error(len(split.answers), expected) if broken else None,
         "missing_images": missing,
     }
-    ok = within == expected and not problems and not missing and not broken
+    ok = within == expected and not unanswered and not problems and not missing and not broken
     outcome = passed if ok else failed
     return outcome(summary + ".", metrics=metrics, annotations=annotations)
 
@@ -669,7 +717,7 @@ class ChecklistItem:
 
 def checklist(text: str) -> list[ChecklistItem]:
     """The checklist boxes above the questions, with their week and lines (wrapped lines too)."""
-    lines = text.splitlines()
+    lines = split_lines(text)
     items: list[ChecklistItem] = []
     week = "Checklist"
     index = 0

@@ -223,6 +223,18 @@ def test_ci_tests_does_not_count_installing_pytest(run_criterion):
     assert result.summary.startswith("No workflow step runs your tests")
 
 
+def test_ci_tests_and_ci_lint_mark_the_job_the_step_belongs_in(run_criterion):
+    steps = "      - uses: actions/checkout@v4\n      - run: python train.py\n"
+    files = {WF: workflow(steps, job="train")}
+    for cid, title in (
+        ("ci-tests", "No step runs the tests"),
+        ("ci-lint", "No step lints the code"),
+    ):
+        (annotation,) = run_criterion(cid, files).annotations
+        assert (annotation.path, annotation.start_line, annotation.title) == (WF, 4, title)
+        assert annotation.message.startswith("Job `train`: no step of any workflow")
+
+
 def test_ci_tests_ignores_commented_out_tests(run_criterion):
     steps = "      - run: |\n          # pytest tests/\n          echo skipped\n"
     assert run_criterion("ci-tests", {WF: workflow(steps)}).status == Status.warn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -53,9 +54,9 @@ def words(count: int, per_line: int = 12, prefix: str = "w") -> str:
     return "\n".join(" ".join(tokens[i : i + per_line]) for i in range(0, count, per_line))
 
 
-def good_answer(number: int) -> str:
-    """An answer inside the profile's limits for question `number`."""
-    limits = LIMITS[number]
+def good_answer(number: int, questions: Mapping[int, Mapping[str, list[int]]] = LIMITS) -> str:
+    """An answer inside the limits of question `number`."""
+    limits = questions[number]
     parts = []
     if "words" in limits:
         low, high = limits["words"]
@@ -82,17 +83,18 @@ def build_report(
     checklist: str = CHECKLIST,
     headings: Mapping[int, str] | None = None,
     after: str = "",
+    questions: Mapping[int, Mapping[str, list[int]]] = LIMITS,
 ) -> str:
-    """A report in the template's shape: checklist, then 31 question sections."""
+    """A report in the template's shape: checklist, then a section for each question."""
     answers = answers or {}
     headings = headings or {}
     out = ["# Exam template for 02476 Machine Learning Operations\n", "Intro text.\n", checklist]
-    for number in sorted(LIMITS):
+    for number in sorted(questions):
         if number in SECTIONS:
             out.append(f"## {SECTIONS[number]}\n\n> In the following section we ask about it.\n")
         out.append(headings.get(number, f"### Question {number}") + "\n")
         out.append(f"> **What did you do for question {number}?**\n>\n> Answer:\n")
-        out.append(answers.get(number, good_answer(number)) + "\n")
+        out.append(answers.get(number, good_answer(number, questions)) + "\n")
     return "\n".join(out) + after
 
 
@@ -111,18 +113,54 @@ def run_report(run_criterion: Run, text: str | bytes, **extra: Any) -> Criterion
     return run_criterion("report", {REPORT: text, **figures(), **extra})
 
 
-def course_rule(text: str) -> tuple[list[int], list[int]]:
-    """The course checker's rule, written from its description, as an independent reference."""
-    pieces = text.split("Answer:")
+def checker_answers(text: str, *, older: bool = False) -> list[str]:
+    """The answers as the course's `report.py check` takes them, written from its code.
+
+    `older` is the 27-question years' version: it first drops the file's first 43
+    characters, keeps the piece before the first `Answer:` when it has a `###`, and then
+    drops the first answer kept (which is that piece only when it had one).
+    """
+    pieces = (text[43:] if older else text).split("Answer:")
+    if not older:
+        pieces.pop(0)
     answers = []
-    for piece in pieces[1:]:
+    for piece in pieces:
         if "###" in piece:
             piece = piece.split("###")[0]
             if "##" in piece:
                 piece = piece.split("##")[0]
             answers.append(piece)
-    answers.append(pieces[-1])
-    answers = [a.strip("\n") for a in answers]
+    answers.append(pieces[-1])  # IndexError when there was no `Answer:` at all
+    return [a.strip("\n") for a in (answers[1:] if older else answers)]
+
+
+def course_checker(
+    path: Path, limits: Mapping[int, Mapping[str, list[int]]], *, older: bool = False
+) -> list[int] | str:
+    """What the course's checker says of the file at `path`: the questions it fails, or the
+    name of the error it stops with. Reads the file in text mode, as the checker does."""
+    with path.open(encoding="utf-8") as file:
+        text = file.read()
+    try:
+        answers = checker_answers(text, older=older)
+    except IndexError:
+        return "IndexError"
+    if len(answers) != len(limits):
+        return "ValueError"
+    failing = []
+    for number, answer in enumerate(answers, start=1):
+        counts = {
+            "words": len(answer.split()),
+            "images": len(re.findall(r"\!\[.*?\]\(.*?\)", answer)),
+        }
+        if any(not low <= counts[kind] <= high for kind, (low, high) in limits[number].items()):
+            failing.append(number)
+    return failing
+
+
+def course_rule(text: str) -> tuple[list[int], list[int]]:
+    """Word and image counts of each answer, by the course checker's rule."""
+    answers = checker_answers(text)
     image = r"\!\[.*?\]\(.*?\)"
     return [len(a.split()) for a in answers], [len(re.findall(image, a)) for a in answers]
 
@@ -257,8 +295,9 @@ def test_demoted_question_heading_breaks_the_course_checker(run_criterion: Run) 
     result = run_report(run_criterion, text)
     assert result.status == Status.warn
     assert result.summary.startswith(
-        "The course's report checker stops with an error on reports/README.md: it finds 30 "
-        "answers instead of 31 because the `Answer:` on line "
+        "The course's report checker stops with an error on reports/README.md (`ValueError: "
+        "Number of answers are different from the expected 31. Have you changed the "
+        "template?`): it finds 30 answers instead of 31 because the `Answer:` on line "
     )
     (failure,) = [a for a in result.annotations if a.level == Level.failure]
     # Question 6's `Answer:` is the one the checker drops: no `###` before question 7's.
@@ -350,9 +389,10 @@ def test_report_without_answers(run_criterion: Run) -> None:
         result = run_criterion("report", {REPORT: text})
         assert result.status == Status.warn
         assert result.summary == (
-            "The course's report checker stops with an error on reports/README.md: it finds "
-            "1 answer instead of 31 because the report has no `Answer:` line. Counted by the "
-            "question headings instead: 0 of 31 answers within limits; 31 not answered yet."
+            "The course's report checker stops with an error on reports/README.md "
+            "(`IndexError: list index out of range`): it finds 0 answers instead of 31 because "
+            "the report has no `Answer:` line. Counted by the question headings instead: 0 of "
+            "31 answers within limits; 31 not answered yet."
         )
         (failure,) = result.annotations
         assert (failure.level, failure.start_line) == (Level.failure, 1)
@@ -418,6 +458,193 @@ def test_trailing_section_counts_towards_question_31(run_criterion: Run) -> None
     result = run_report(run_criterion, build_report(after="\n## Appendix\n\n" + words(260)))
     assert result.metrics["words"][31] == 50 + 2 + 260
     assert result.annotations[0].title == "Question 31: 312 words, expected 50–300"
+
+
+# -- report: the same verdict as the course's checker ---------------------------------------
+
+# The limits of the 27-question template of earlier years, from that year's report.py.
+OLDER_LIMITS: dict[int, dict[str, list[int]]] = {
+    number: limits
+    for number, limits in enumerate(
+        [
+            {},
+            {},
+            *[{"words": [100, 200]}] * 3,
+            *[{"words": [50, 100]}] * 2,
+            *[{"words": [100, 200]}] * 3,
+            {"words": [200, 300]},
+            {"words": [50, 100]},
+            {"words": [100, 200]},
+            {"words": [200, 300], "images": [1, 3]},
+            {"words": [100, 200]},
+            {"words": [100, 200]},
+            {"words": [50, 200]},
+            {"words": [100, 200]},
+            {"images": [1, 2]},
+            {"images": [1, 1]},
+            {"images": [1, 1]},
+            {"words": [100, 200]},
+            {"words": [100, 200]},
+            {"words": [25, 100]},
+            {"words": [200, 400], "images": [1, 1]},
+            {"words": [200, 400]},
+            {"words": [50, 200]},
+        ],
+        start=1,
+    )
+}
+
+
+def images(count: int, name: str = "fig") -> str:
+    return " ".join(f"![{name} {i}](figures/{name}{i}.png)" for i in range(count))
+
+
+def at_bound(questions: Mapping[int, Mapping[str, list[int]]], kind: str, pick: int) -> str:
+    """A report with every `kind` count at a bound: `pick` 0 = min, 1 = max, ±1 beyond them."""
+    answers = {}
+    for number, limits in questions.items():
+        if kind not in limits:
+            continue
+        low, high = limits[kind]
+        count = {0: low, 1: high, -1: low - 1, 2: high + 1}[pick]
+        if count < 0:
+            continue
+        other = {k: v for k, v in limits.items() if k != kind}
+        parts = [words(count) if kind == "words" else images(count)]
+        if "words" in other:
+            parts.append(words(other["words"][0]))
+        if "images" in other:
+            parts.append(images(other["images"][0]))
+        answers[number] = "\n\n".join(parts)
+    return build_report(answers, questions=questions)
+
+
+# Answers whose words and images the checker counts in its own way.
+TRICKY_ANSWERS: dict[str, str] = {
+    "code fence with ## inside": "```bash\n" + words(40) + "\n## comment\nrun\n```\n" + words(70),
+    "single # comment": "```python\n# not a heading\nx = 1\n```\n" + words(98),
+    "sub-heading": words(60) + "\n\n#### Details\n\n" + words(80),
+    "table": "| tool | use |\n|------|-----|\n| ruff | lint |\n" + words(90),
+    "list and links": "- [ruff](https://docs.astral.sh/ruff/) lint\n- see https://x.y/z?a=b\n"
+    + words(95),
+    "hyphens and punctuation": "state-of-the-art - -- ... — ; " + words(96),
+    "non-ASCII": "Vi brugte også naïve 東京 café " + words(94),
+    "no-break and other spaces": "a\u00a0b c\u2003d e\u200bf g\tH\x0ci " + words(93),
+    "trailing whitespace": words(100) + "   \t  \n\n   ",
+    "images the regex misses": "![split\nalt](figures/a.png) <img src='b.png'> ![c](d.png"
+    + "\n"
+    + words(100),
+    "images the regex counts": "![](x.png)![a](b.png) [![c](d.png)](e) `![f](g.png)`\n"
+    + words(100),
+    "stray answer inside": words(150) + "\nAnswer: yes, " + words(30),
+    "lower-case answer:": words(120) + "\nanswer: no",
+    "placeholder and text": "--- question 9 fill here ---\n" + words(97),
+}
+
+
+def parity_reports() -> dict[str, tuple[str | bytes, Mapping[int, Mapping[str, list[int]]]]]:
+    """Reports in the template's shape hitting the checker's edges, with the limits used."""
+    reports: dict[str, tuple[str | bytes, Mapping[int, Mapping[str, list[int]]]]] = {}
+    for questions, year in ((LIMITS, "current"), (OLDER_LIMITS, "older")):
+        for kind in ("words", "images"):
+            for pick, name in ((0, "min"), (1, "max"), (-1, "min-1"), (2, "max+1")):
+                reports[f"{year}: {kind} at {name}"] = (at_bound(questions, kind, pick), questions)
+    for name, answer in TRICKY_ANSWERS.items():
+        # Under questions with 100–200, 50–100 and 0–200 words, and image-only question 19.
+        answers = {4: answer, 7: answer, 28: answer, 19: answer, 14: answer + images(1)}
+        reports[name] = (build_report(answers), LIMITS)
+    placeholders = {n: f"--- question {n} fill here ---" for n in (1, 2, 3, 5, 28, 31)}
+    reports["placeholders left"] = (build_report({**placeholders, 19: "", 20: "  "}), LIMITS)
+    reports["every placeholder"] = (
+        build_report({n: f"--- question {n} fill here ---" for n in LIMITS}),
+        LIMITS,
+    )
+    crlf = build_report({7: words(100) + "  ", 12: words(101)}).replace("\n", "\r\n")
+    reports["CRLF line endings"] = (crlf.encode(), LIMITS)
+    reports["old Mac line endings"] = (build_report({7: words(49)}).replace("\n", "\r"), LIMITS)
+    reports["BOM"] = (b"\xef\xbb\xbf" + build_report({3: words(201)}).encode(), LIMITS)
+    # What the checker rejects: too many answers, too few, none, another year's template.
+    reports["extra section after 31"] = (build_report(after="\n### Appendix\n\nMore.\n"), LIMITS)
+    reports["answer above the questions"] = (
+        build_report(checklist="Answer: nothing\n\n" + CHECKLIST),
+        LIMITS,
+    )
+    reports["question 32"] = (
+        build_report(after="\n### Question 32\n\n> Answer:\n\n" + words(20) + "\n"),
+        LIMITS,
+    )
+    reports["missing answer line"] = (
+        build_report().replace("question 12?**\n>\n> Answer:", "question 12?**\n>"),
+        LIMITS,
+    )
+    reports["demoted heading"] = (build_report(headings={20: "## Question 20"}), LIMITS)
+    reports["no answers at all"] = ("# Report\n\n### Question 1\n\nWe did it.\n", LIMITS)
+    reports["older template, current limits"] = (build_report(questions=OLDER_LIMITS), LIMITS)
+    rng = random.Random(11)
+    pool = [*TRICKY_ANSWERS.values(), "", "--- question 0 fill here ---", images(2), images(4)]
+    for index in range(12):
+        answers = {
+            n: rng.choice([*pool, words(rng.randrange(0, 420)) + " " + images(rng.randrange(3))])
+            for n in LIMITS
+            if rng.random() < 0.5
+        }
+        reports[f"random {index}"] = (build_report(answers), LIMITS)
+    return reports
+
+
+PARITY_REPORTS = parity_reports()
+
+
+@pytest.mark.parametrize("name", list(PARITY_REPORTS))
+def test_verdict_is_the_course_checkers(
+    run_criterion: Run, make_repo: Callable[..., Path], name: str
+) -> None:
+    text, questions = PARITY_REPORTS[name]
+    root = make_repo({REPORT: text})
+    older = questions is OLDER_LIMITS
+    expected = course_checker(root / REPORT, questions, older=older)
+    thresholds = {"questions": questions} if older else None
+    result = run_criterion("report", root, thresholds=thresholds)
+    if isinstance(expected, str):
+        assert result.metrics["checker_failing"] is None
+        assert result.metrics["checker_error"].startswith(expected + ":")
+        assert result.summary.startswith(
+            f"The course's report checker stops with an error on {REPORT} (`{expected}: "
+        )
+        assert any(a.level == Level.failure for a in result.annotations)
+        return
+    assert result.metrics["checker_failing"] == expected
+    assert result.metrics["checker_error"] is None
+    assert f"{len(questions) - len(expected)} of {len(questions)} answers within" in (
+        result.summary
+    )
+    # Each question the checker fails is marked on the report.
+    marked = {int(m) for a in result.annotations for m in re.findall(r"^Question (\d+)", a.title)}
+    assert set(expected) <= marked
+    if not expected:
+        assert result.metrics["within_limits"] == len(questions)
+
+
+def test_unfilled_questions_without_a_lower_limit_pass_the_checker(run_criterion: Run) -> None:
+    # Questions 1–3 and 28 accept the placeholder's five words; the report is still unfinished.
+    placeholders = {n: f"--- question {n} fill here ---" for n in (1, 2, 3, 28)}
+    result = run_report(run_criterion, build_report(placeholders))
+    assert result.metrics["checker_failing"] == []
+    assert result.summary == "31 of 31 answers within limits; 4 not answered yet."
+    assert result.status == Status.warn
+    assert {a.title for a in result.annotations} == {
+        f"Question {n} is not answered yet" for n in (1, 2, 3, 28)
+    }
+
+
+def test_older_template_is_rejected_by_this_years_checker(run_criterion: Run) -> None:
+    text = build_report(questions=OLDER_LIMITS)
+    result = run_report(run_criterion, text)
+    assert result.metrics["checker_error"].startswith("ValueError: Number of answers are")
+    assert "because the report has questions 1–27 (another year's template?)" in result.summary
+    (failure,) = [a for a in result.annotations if a.level == Level.failure]
+    assert failure.start_line == line_of(text, "### Question 27")
+    assert failure.title == "The report has 27 questions, the course's template 31"
 
 
 # -- report-checklist ---------------------------------------------------------------------
