@@ -17,7 +17,8 @@ wsgi_app = "github_app:create_app()"
 bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
 # Jobs wait in the durable queue (SQLite file or Redis), shared by every process, so more
 # workers (`--workers 4`) are safe: each answers webhooks with its threads and, unless
-# MLOPS_MENTOR_EMBEDDED_CONSUMER=false, runs a queue consumer of its own.
+# MLOPS_MENTOR_EMBEDDED_CONSUMER=false, the master starts one consumer process per worker
+# (see `when_ready`).
 workers = 1
 worker_class = "gthread"
 threads = 8
@@ -78,20 +79,23 @@ def on_starting(server: Any) -> None:
         raise SystemExit(2)
 
 
-def post_worker_init(worker: Any) -> None:
-    """Start this worker's embedded queue consumer (threads beside the web threads)."""
-    from github_app.consumer import JobConsumer
-    from github_app.web import EXTENSION
+def when_ready(server: Any) -> None:
+    """Start the queue consumers: processes of their own beside the web workers.
 
-    services = worker.wsgi.extensions[EXTENSION]
-    if services.settings.embedded_consumer:
-        consumer = JobConsumer(services, embedded=True)
-        consumer.start()
-        worker.mlops_mentor_consumer = consumer
+    Not threads in the web workers: an evaluation (extraction, parsing, ruff) held the
+    GIL and the cores while deliveries waited, up to seconds at the p99. One consumer
+    process per web worker keeps the job capacity; each runs at a lower CPU priority, so
+    answering GitHub comes first on a small machine.
+    """
+    from github_app.serve import Consumers
+    from github_app.settings import Settings
+
+    if Settings.from_env().embedded_consumer:
+        server.mlops_mentor_consumers = Consumers(server.cfg.workers, server.log)
 
 
-def worker_exit(server: Any, worker: Any) -> None:
-    """Let the consumer's running jobs finish before the master's graceful timeout."""
-    consumer = getattr(worker, "mlops_mentor_consumer", None)
-    if consumer is not None:
-        consumer.stop(timeout=max(1.0, server.cfg.graceful_timeout - 5))
+def on_exit(server: Any) -> None:
+    """Let the consumers' running jobs finish within the graceful timeout."""
+    consumers = getattr(server, "mlops_mentor_consumers", None)
+    if consumers is not None:
+        consumers.stop(timeout=max(1.0, server.cfg.graceful_timeout - 5))

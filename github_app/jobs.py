@@ -12,12 +12,15 @@ recovery sweep (`github_app.consumer`).
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 import time
 from datetime import datetime
 from typing import Literal, Protocol
 
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey import Huey, MemoryHuey, RedisHuey
 from huey.api import Task
+from huey.storage import SqliteStorage
 from pydantic import BaseModel, ConfigDict
 
 from github_app.logs import LOGGER
@@ -29,6 +32,24 @@ QUEUE_NAME = "mlops-mentor"
 QUEUE_FILE = "queue.db"
 # How often `join` looks at the store while waiting.
 _POLL = 0.05
+# How long `submit` trusts the queue's last counted length: a COUNT under the queue's
+# lock on every delivery made a burst of deliveries queue up behind each other, while
+# `queue_size` only needs to be roughly right to stop a flood.
+_PENDING_TTL = 1.0
+
+
+class DurableSqliteStorage(SqliteStorage):
+    """huey's SQLite queue with WAL and synchronous=NORMAL (huey offers FULL or OFF).
+
+    A queued task is in the WAL file when `enqueue` returns, so it survives the process
+    being killed; fsyncs happen at checkpoints instead of holding the lock at every
+    commit. Only a power cut or OS crash can lose the last tasks, and the store's
+    recovery sweep queues those evaluations again."""
+
+    def _create_connection(self) -> sqlite3.Connection:
+        conn = super()._create_connection()
+        conn.execute("pragma synchronous=NORMAL")
+        return conn
 
 
 class Job(BaseModel):
@@ -120,8 +141,12 @@ def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
         return RedisHuey(QUEUE_NAME, url=settings.redis_url.get_secret_value(), results=False)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # A generous busy timeout: several gunicorn workers and consumers share the file.
-    return SqliteHuey(
-        QUEUE_NAME, filename=str(settings.data_dir / QUEUE_FILE), results=False, timeout=30
+    return Huey(
+        QUEUE_NAME,
+        storage_class=DurableSqliteStorage,
+        filename=str(settings.data_dir / QUEUE_FILE),
+        results=False,
+        timeout=30,
     )
 
 
@@ -133,6 +158,9 @@ class HueyJobQueue:
         self.store = store
         self.settings = settings
         self._runner: Runner | None = None
+        self._pending_lock = threading.Lock()
+        # (tasks counted, when, as time.monotonic()): see `_PENDING_TTL`.
+        self._pending_seen = (0, float("-inf"))
         self._evaluate = huey.task(name="evaluate")(self._run)
         self._review = huey.task(name="review")(self._run_review)
         self._starter_pr = huey.task(name="starter_pr")(self._run_starter_pr)
@@ -167,8 +195,26 @@ class HueyJobQueue:
     def depth(self) -> dict[str, int]:
         return {"pending": self.huey.pending_count(), "scheduled": self.huey.scheduled_count()}
 
+    def _recent_pending(self) -> int:
+        """Tasks waiting, as counted at most `_PENDING_TTL` ago, plus those this process
+        queued since (one thread counts again while the others use the last count)."""
+        with self._pending_lock:
+            count, at = self._pending_seen
+            if time.monotonic() - at < _PENDING_TTL:
+                return count
+            self._pending_seen = (count, time.monotonic())
+        count = self.huey.pending_count()
+        with self._pending_lock:
+            self._pending_seen = (count, time.monotonic())
+        return count
+
+    def _count_queued(self) -> None:
+        with self._pending_lock:
+            count, at = self._pending_seen
+            self._pending_seen = (count + 1, at)
+
     def submit(self, job: Job) -> bool:
-        if self.huey.pending_count() >= self.settings.queue_size:
+        if self._recent_pending() >= self.settings.queue_size:
             raise QueueFull(f"{self.settings.queue_size} jobs are already waiting")
         accepted = self.store.accept_job(
             delivery_id=job.delivery_id,
@@ -193,6 +239,7 @@ class HueyJobQueue:
         # A crash between the store's commit and this line leaves a queued evaluation
         # without a task: the recovery sweep queues it once its lease runs out.
         self.enqueue(accepted.evaluation_id, 0)
+        self._count_queued()
         return True
 
     def enqueue(self, evaluation_id: int, attempt: int, delay: float | None = None) -> None:

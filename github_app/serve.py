@@ -6,7 +6,11 @@ Options are gunicorn's own (`--bind`, `--threads`, ...), given as arguments or i
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,62 @@ from flask import Flask
 from gunicorn.app.base import Application
 
 CONFIG_FILE = str(Path(__file__).with_name("gunicorn.conf.py"))
+# Added to the consumers' niceness: web workers get the cores first when both want them.
+CONSUMER_NICENESS = 10
+# `mlops-mentor worker`, told which process it serves (it stops when that one is gone).
+CONSUMER = "import sys; from github_app.serve import consume; sys.exit(consume(int(sys.argv[1])))"
+# How often a consumer looks whether the server that started it is still there, and the
+# server whether its consumers are.
+_WATCH_EVERY = 1.0
+
+
+def consume(server_pid: int) -> int:
+    """`mlops-mentor worker` for the server `server_pid`: stops gracefully (SIGTERM to
+    itself) if that process disappears, e.g. killed, like gunicorn's own workers do."""
+    from github_app.cli import main
+
+    # Its evaluations and the ruff processes they start inherit this.
+    os.nice(CONSUMER_NICENESS)
+
+    def watch() -> None:
+        while os.getppid() == server_pid:
+            threading.Event().wait(_WATCH_EVERY)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="server-watch", daemon=True).start()
+    return main(["worker"])
+
+
+class Consumers:
+    """The queue consumer processes of `serve`, started again if one dies."""
+
+    def __init__(self, count: int, log: Any) -> None:
+        self.log = log
+        self._stopping = threading.Event()
+        self.processes = [self._start() for _ in range(count)]
+        threading.Thread(target=self._supervise, name="consumers", daemon=True).start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-c", CONSUMER, str(os.getpid())])
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(_WATCH_EVERY):
+            for i, process in enumerate(self.processes):
+                if process.poll() is not None and not self._stopping.is_set():
+                    self.log.warning("queue consumer %d exited; starting another", process.pid)
+                    self.processes[i] = self._start()
+
+    def stop(self, timeout: float) -> None:
+        """SIGTERM: running jobs finish (up to `timeout` s; a job cut short is resumed)."""
+        self._stopping.set()
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def configuration_problem() -> str | None:
