@@ -1,15 +1,18 @@
-"""How fast `mlops-mentor check` is: the sample project, and synthetic repositories of
-100, 1,000 and 10,000 files, against ruff alone on the same files with the same rules
-(ruff is our floor).
+"""How fast `mlops-mentor check` is: the sample project, course-style group repositories
+grown from it, and synthetic repositories of 100, 1,000 and 10,000 files, against ruff
+alone on the same files with the same rules (ruff is our floor).
 
     python bench/check_speed.py [--sizes 100 1000 10000] [--repeat 3]
 
-Every figure is the best wall time of `--repeat` runs of a fresh process (start-up included).
+Every figure is the best wall time of `--repeat` runs of a fresh process (start-up included),
+with our modules' bytecode compiled first, as `pip install` leaves them.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import json
 import os
 import platform
 import random
@@ -102,6 +105,77 @@ def synthetic_repo(root: Path, files: int) -> Path:
     return root
 
 
+# What a group adds to the course template as the weeks go by, `{i}` numbering each copy.
+FEATURES = '''"""Feature extraction, variant {i}."""
+
+import torch
+from loguru import logger
+
+from leaf_classifier.data import normalize
+
+
+def colour_histogram_{i}(images: torch.Tensor, bins: int = 16) -> torch.Tensor:
+    """Per-channel histograms of normalised images."""
+    logger.debug(f"histograms of {{len(images)}} images")
+    flat = normalize(images).flatten(2)
+    return torch.stack([torch.histc(channel, bins=bins) for channel in flat.unbind(1)], dim=1)
+
+
+def augment_{i}(images, flip=True):
+    if flip:
+        images = images.flip(-1)
+    return images
+'''
+FEATURES_TEST = """import torch
+
+from leaf_classifier.features_{i} import augment_{i}, colour_histogram_{i}
+
+
+def test_histogram_shape_{i}():
+    assert colour_histogram_{i}(torch.rand(2, 3, 8, 8), bins=4).shape == (2, 3, 4)
+
+
+def test_augment_flips_{i}():
+    images = torch.arange(4.0).reshape(1, 1, 1, 4)
+    assert augment_{i}(images)[0, 0, 0, 0] == 3
+"""
+EXPERIMENT = "# @package _global_\nmodel:\n  dropout: 0.{i}\ntrain:\n  lr: 0.00{i}\n"
+RUN_LOG = "[{i}][INFO] - epoch {i}: loss 0.{i}\n" * 20
+
+
+def notebook(i: int) -> str:
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": [f"# Exploration {i}"]},
+        {
+            "cell_type": "code",
+            "execution_count": 1,
+            "metadata": {},
+            "outputs": [],
+            "source": ["import torch\n", f"images = torch.load('data/raw/batch_{i}.pt')"],
+        },
+    ]
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def group_repo(root: Path, grown: int) -> Path:
+    """The sample project as a group leaves it after some weeks: `grown` feature modules
+    with their tests, experiment configs, notebooks, and Hydra run folders left committed."""
+    shutil.copytree(SAMPLE, root, dirs_exist_ok=True)
+    package = root / "src" / "leaf_classifier"
+    for folder in ("configs/experiment", "notebooks", "outputs"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for i in range(1, grown + 1):
+        (package / f"features_{i}.py").write_text(FEATURES.format(i=i))
+        (root / "tests" / f"test_features_{i}.py").write_text(FEATURES_TEST.format(i=i))
+        (root / "configs" / "experiment" / f"exp_{i}.yaml").write_text(EXPERIMENT.format(i=i))
+        (root / "notebooks" / f"explore_{i}.ipynb").write_text(notebook(i))
+        run = root / "outputs" / "2026-03-01" / f"10-{i:02d}-00"
+        (run / ".hydra").mkdir(parents=True)
+        (run / ".hydra" / "config.yaml").write_text(EXPERIMENT.format(i=i))
+        (run / "train.log").write_text(RUN_LOG.format(i=i))
+    return root
+
+
 def ruff_alone(repo: Path) -> list[str]:
     """ruff with the rules `lint` gives it on `repo`, so that the floor does the same work:
     the repository's own configuration, else the course's default rules, and in both cases
@@ -137,6 +211,17 @@ def best_of(command: list[str], repeat: int, cwd: Path | None = None) -> float:
     return min(times)
 
 
+def file_count(repo: Path) -> int:
+    return sum(1 for p in repo.rglob("*") if p.is_file())
+
+
+def compile_bytecode() -> None:
+    """Compile our modules as `pip install` does: a checkout run with
+    PYTHONDONTWRITEBYTECODE would otherwise compile every module on every start."""
+    for package in ("checks", "github_app"):
+        compileall.compile_dir(ROOT / package, quiet=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000, 10000])
@@ -149,21 +234,31 @@ def main() -> None:
     )
     print("| repository | files | mlops-mentor check | ruff alone | ratio |")
     print("|---|---:|---:|---:|---:|")
-    sample_files = sum(1 for p in SAMPLE.rglob("*") if p.is_file())
-    ours = best_of([*mentor, str(SAMPLE)], args.repeat)
-    floor = best_of(ruff_alone(SAMPLE), args.repeat, cwd=SAMPLE)
-    print(
-        f"| sample project | {sample_files} | {ours:.2f} s | {floor:.2f} s | {ours / floor:.1f}× |"
-    )
-    for size in args.sizes:
-        folder = Path(tempfile.mkdtemp(prefix=f"mentor-bench-{size}-"))
-        try:
-            repo = synthetic_repo(folder, size)
+    compile_bytecode()
+    with tempfile.TemporaryDirectory(prefix="mentor-bench-") as work:
+        for label, repo in targets(Path(work), args.sizes):
             ours = best_of([*mentor, str(repo)], args.repeat)
             floor = best_of(ruff_alone(repo), args.repeat, cwd=repo)
-            print(f"| synthetic | {size:,} | {ours:.2f} s | {floor:.2f} s | {ours / floor:.2f}× |")
-        finally:
-            shutil.rmtree(folder)
+            print(
+                f"| {label} | {file_count(repo):,} | {ours:.2f} s | {floor:.2f} s "
+                f"| {ours / floor:.2f}× |"
+            )
+
+
+# A group early in the course, mid-course, and one that commits every experiment.
+GROUPS = {"group, week 2": 3, "group, week 6": 20, "group, week 12": 120}
+
+
+def targets(work: Path, sizes: list[int]) -> list[tuple[str, Path]]:
+    """The repositories to time, built under `work`."""
+    built = [("sample project", SAMPLE)]
+    for label, grown in GROUPS.items():
+        built.append((label, group_repo(work / f"group-{grown}", grown)))
+    for size in sizes:
+        folder = work / f"synthetic-{size}"
+        folder.mkdir()
+        built.append(("synthetic", synthetic_repo(folder, size)))
+    return built
 
 
 if __name__ == "__main__":

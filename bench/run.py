@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -109,23 +108,13 @@ def machine() -> str:
 def evaluation(sizes: list[int], repeat: int) -> list[list[str]]:
     mentor = [sys.executable, "-m", "github_app.cli", "check", "--format", "json"]
     rows = []
-    targets: list[tuple[str, int, Path, Path | None]] = [
-        ("sample project", sum(1 for p in check_speed.SAMPLE.rglob("*") if p.is_file()),
-         check_speed.SAMPLE, None)
-    ]  # fmt: skip
-    for size in sizes:
-        folder = Path(tempfile.mkdtemp(prefix=f"mentor-bench-{size}-"))
-        targets.append((f"synthetic {size:,}", size, check_speed.synthetic_repo(folder, size),
-                        folder))  # fmt: skip
-    try:
-        for label, files, repo, _ in targets:
+    check_speed.compile_bytecode()
+    with tempfile.TemporaryDirectory(prefix="mentor-bench-") as work:
+        for label, repo in check_speed.targets(Path(work), sizes):
             ours = check_speed.best_of([*mentor, str(repo)], repeat)
             floor = check_speed.best_of(check_speed.ruff_alone(repo), repeat, cwd=repo)
+            files = check_speed.file_count(repo)
             rows.append([label, f"{files:,}", f"{ours:.2f}", f"{floor:.2f}", f"{ours / floor:.2f}"])
-    finally:
-        for *_, folder in targets:
-            if folder is not None:
-                shutil.rmtree(folder)
     return rows
 
 
