@@ -39,7 +39,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "github"))
+# The fake imports its parts as `tests.github.*`, so the checkout's root is needed too.
+sys.path[:0] = [str(ROOT / "tests" / "github"), str(ROOT)]
 
 from fake_github import FakeGitHub  # noqa: E402 - the tests' fake, found through sys.path
 from github_helpers import (  # noqa: E402
