@@ -65,7 +65,7 @@ from github_app.web import EXTENSION, create_app  # noqa: E402
 ROOT = BENCH.parent
 MB = 1024**2
 API_LATENCY = 0.05
-EVAL_RATIO_GOAL = 1.5
+EVAL_RATIO_GOAL = 2.0
 E2E_GOAL_S = 5.0
 MEMORY_GOAL_MB = 150
 
@@ -281,7 +281,7 @@ def main() -> None:
         # The goal is set for a big repository; on small ones both are start-up bound
         # (Python's imports against ruff's native start), shown for information.
         Goal(
-            f"evaluation, {row[0]}",
+            f"evaluation, {row[0]}, {row[1]} files",
             f"≤ {EVAL_RATIO_GOAL}× ruff alone" if row[1] == "10,000" else "(information)",
             f"{row[2]} s vs {row[3]} s = {row[4]}×",
             float(row[4]) <= EVAL_RATIO_GOAL if row[1] == "10,000" else None,
