@@ -26,14 +26,17 @@ MAX_NESTING = 200
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE_WITH_BREAK = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
-def split_lines(text: str) -> list[str]:
-    """The lines of a file as editors and GitHub number them.
+def split_lines(text: str, *, keepends: bool = False) -> list[str]:
+    """The lines of a file as editors and GitHub number them (with their breaks if `keepends`).
 
     Unlike `str.splitlines`, a form feed, U+2028 or a latin-1 NEL (byte 0x85, the "…" of a
     cp1252 file) does not end a line, so line numbers match the ones GitHub shows.
     """
+    if keepends:
+        return _LINE_WITH_BREAK.findall(text)
     lines = _LINE_BREAK.split(text)
     return lines[:-1] if lines[-1] == "" else lines
 

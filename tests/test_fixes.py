@@ -223,6 +223,17 @@ def test_dockerfile_pins_python_and_adds_no_cache_dir_only_where_marked(
     assert again is None
 
 
+def test_dockerfile_fix_lands_on_the_lines_the_check_marked(make_repo: Callable[..., Path]) -> None:
+    # A form feed ends a line for `str.splitlines`, not for Docker or GitHub.
+    dockerfile = "# image\x0c\nFROM python:latest\nRUN pip install x\n"
+    root = make_repo({**PROJECT, "Dockerfile": dockerfile})
+    fix = fix_for(root, "dockerfile")
+    assert fix is not None
+    assert fix.changes["Dockerfile"] == (
+        "# image\x0c\nFROM python:3.11-slim\nRUN pip install --no-cache-dir x\n"
+    )
+
+
 def test_at_most_three_fixes_are_offered_most_valuable_first(
     make_repo: Callable[..., Path],
 ) -> None:

@@ -7,6 +7,7 @@ import re
 from checks.criteria.containers import dockerfile_findings, dockerfiles
 from checks.fixes.registry import Proposal, Results, fix, utf8_text
 from checks.fixes.workflow import python_version
+from checks.parsing import split_lines
 from checks.snapshot import Snapshot
 
 _FROM = re.compile(r"\A(\s*FROM\s+(?:--\S+\s+)*)(\S+)", re.IGNORECASE)
@@ -41,7 +42,8 @@ def _no_cache(region: str) -> str:
 
 def fixed_dockerfile(text: str, path: str, tag: str) -> tuple[str, list[str], list[str]]:
     """The Dockerfile with what can be fixed fixed, what changed, and what is left."""
-    lines = text.splitlines(keepends=True)
+    # Numbered as `dockerfile_findings` numbers them, or a fix lands on the wrong line.
+    lines = split_lines(text, keepends=True)
     changed, left = [], []
     for finding in reversed(dockerfile_findings(path, text)):
         first = finding.start - 1
@@ -59,7 +61,7 @@ def fixed_dockerfile(text: str, path: str, tag: str) -> tuple[str, list[str], li
             if updated == region:
                 left.append(f"`{path}` line {finding.start}: {finding.title}")
                 continue
-            lines[first : finding.end] = updated.splitlines(keepends=True)
+            lines[first : finding.end] = split_lines(updated, keepends=True)
             changed.append(f"`{path}` line {finding.start}: `pip install --no-cache-dir`")
         else:
             left.append(f"`{path}` line {finding.start}: {finding.title.lower()}")
