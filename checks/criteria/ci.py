@@ -300,9 +300,9 @@ def _main_job(jobs: Sequence[Job]) -> Job | None:
     )
 
 
-def _missing_step(jobs: Sequence[Job], title: str, message: str) -> list[Annotation]:
+def _missing_step(snapshot: Snapshot, title: str, message: str) -> list[Annotation]:
     """A warning on the job a missing step belongs in, when there is a job."""
-    job = _main_job(jobs)
+    job = _main_job([j for w in valid_workflows(snapshot) for j in w.jobs])
     if job is None:
         return []
     return [
@@ -482,13 +482,12 @@ def ci_tests(snapshot: Snapshot, context: Context) -> Outcome:
     """
     found = find_commands(snapshot, _TEST_RUNNER)
     if not found:
-        jobs = [j for w in valid_workflows(snapshot) for j in w.jobs]
         return failed(
             "No workflow step runs your tests (no `pytest`, `python -m pytest`, "
             "`invoke test` or `make test`).",
             metrics={"steps": 0},
             annotations=_missing_step(
-                jobs,
+                snapshot,
                 "No step runs the tests",
                 "no step of any workflow runs your tests. Add one after installing the "
                 "dependencies, e.g. `- run: pytest tests/`.",
@@ -563,13 +562,12 @@ def ci_lint(snapshot: Snapshot, context: Context) -> Outcome:
             if tool is not None:
                 evidence.append((tool, _step_place(step, command), step.job))
     if not evidence:
-        jobs = [j for w in valid_workflows(snapshot) for j in w.jobs]
         return failed(
             "No workflow step runs a linter (ruff, flake8, pylint, mypy, `black --check` or "
             "pre-commit).",
             metrics={"tools": []},
             annotations=_missing_step(
-                jobs,
+                snapshot,
                 "No step lints the code",
                 "no step of any workflow runs a linter. Add one, e.g. `- run: ruff check .` "
                 "and `- run: ruff format --check .`.",
