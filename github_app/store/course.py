@@ -98,9 +98,12 @@ class CourseRecords:
     # --- The course file ------------------------------------------------------------------
 
     def course_file(self, installation_id: int) -> CourseFile | None:
-        with Session(self.store.engine) as session:
-            row = session.get(CourseConfigRecord, installation_id)
-            return None if row is None else CourseFile.model_validate(row, from_attributes=True)
+        # Read on every push: a prepared statement, no ORM (see `github_app.store.intake`).
+        with self.store._connection() as conn:
+            row = conn.execute(
+                self.store._intake.course_file, {"installation_id": installation_id}
+            ).first()
+        return None if row is None else CourseFile.model_validate(row, from_attributes=True)
 
     def save_course_file(self, installation_id: int, text: str | None) -> None:
         """A valid course file (or None: the organisation has none) is now in force."""

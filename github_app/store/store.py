@@ -8,7 +8,6 @@ writes (reports, errors) goes through the log redactor first.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
@@ -38,6 +37,7 @@ from sqlalchemy.schema import CreateColumn
 
 from checks.models import Report
 from github_app.logs import REDACTOR
+from github_app.store.intake import Intake
 from github_app.store.models import (
     SCHEMA_VERSION,
     Base,
@@ -55,6 +55,7 @@ from github_app.store.models import (
     SchemaVersion,
     WorkflowRun,
 )
+from github_app.store.write_lock import WriteLock
 
 DB_FILE = "mlops-mentor.db"
 DEFAULT_RETENTION_DAYS = 365
@@ -321,7 +322,10 @@ class Store:
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
         self._writer = self.engine.execution_options(**{_WRITE: True})
-        self._write_lock = threading.Lock()
+        self._intake = Intake(self.dialect)
+        self._write_lock = (
+            WriteLock(Path(str(parsed.database))) if self.dialect == "sqlite" else None
+        )
         self._now = clock or (lambda: datetime.now(UTC))
         self._redact = redact
         self.url = parsed.render_as_string(hide_password=True)
@@ -332,18 +336,27 @@ class Store:
     def close(self) -> None:
         """Close pooled connections (e.g. in a worker after fork, or at the end of tests)."""
         self.engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()
 
     @contextmanager
     def _session(self, *, write: bool = False) -> Iterator[Session]:
-        # SQLite has one writer at a time: this process's writers wait for each other on
-        # a lock, woken the moment it is free, instead of in SQLite's busy handler, which
-        # sleeps up to 100 ms between tries (the second-long tails of a burst).
         with (
-            self._write_lock if write and self.dialect == "sqlite" else nullcontext(),
+            self._writing(write),
             Session(self._writer if write else self.engine, expire_on_commit=False) as session,
             session.begin(),
         ):
             yield session
+
+    @contextmanager
+    def _connection(self, *, write: bool = False) -> Iterator[Connection]:
+        """`_session` without the ORM, for the statements of `Intake`."""
+        with self._writing(write), (self._writer if write else self.engine).begin() as conn:
+            yield conn
+
+    def _writing(self, write: bool) -> WriteLock | nullcontext[None]:
+        # SQLite has one writer at a time: writers queue on `WriteLock` (see there).
+        return self._write_lock if write and self._write_lock is not None else nullcontext()
 
     # --- Schema ------------------------------------------------------------------------
 
@@ -353,7 +366,9 @@ class Store:
         Safe to call from every process at start-up: one migrates while the others wait
         (SQLite's write lock, PostgreSQL's advisory lock), then find nothing to do.
         """
-        with self._writer.begin() as conn:
+        # Under the write lock even for SQLite: switching a new file to WAL does not wait
+        # in the busy handler, so a second process starting at once failed "locked".
+        with self._writing(True), self._writer.begin() as conn:
             if self.dialect == "postgresql":
                 conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
             existing = set(inspect(conn).get_table_names())
@@ -768,62 +783,53 @@ class Store:
         it is not waiting in the queue. Raises `InstallationRemoved` for a removed
         installation (nothing is written then)."""
         now = self._now()
-        with self._session(write=True) as session:
-            claimed = session.execute(
-                self._insert(Delivery)
-                .values(
-                    delivery_id=delivery_id,
-                    event=event_name,
-                    installation_id=installation_id,
-                    received_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=[Delivery.delivery_id])
-                # RETURNING, not rowcount: the ORM's insert path does not report a skip.
-                .returning(Delivery.delivery_id)
+        intake = self._intake
+        with self._connection(write=True) as conn:
+            claimed = conn.execute(
+                intake.claim,
+                {
+                    "delivery_id": delivery_id,
+                    "event": event_name,
+                    "installation_id": installation_id,
+                    "now": now,
+                },
             ).scalar_one_or_none()
             if claimed is None:
                 return AcceptedJob(outcome="duplicate_delivery")
-            self._ensure_repository(session, installation_id, repository, now)
+            self._ensure_repository_on(conn, installation_id, repository, now)
             if branch is not None and commits:
-                session.execute(
-                    self._insert(PushCommit)
-                    .values(_commit_rows(repository.id, branch, pusher, commits, now))
-                    .on_conflict_do_nothing(index_elements=["repository_id", "branch", "sha"])
+                conn.execute(
+                    intake.commits, _commit_rows(repository.id, branch, pusher, commits, now)
                 )
-            delivery = session.get_one(Delivery, delivery_id)
             if trigger == "push" and dedupe_seconds > 0:
-                seen = session.scalar(
-                    select(Evaluation.id)
-                    .where(
-                        Evaluation.repository_id == repository.id,
-                        Evaluation.sha == sha,
-                        Evaluation.created_at >= now - timedelta(seconds=dedupe_seconds),
-                        Evaluation.status.not_in(
-                            [EvaluationStatus.failed.value, EvaluationStatus.skipped.value]
-                        ),
-                    )
-                    .limit(1)
-                )
+                seen = conn.execute(
+                    intake.seen,
+                    {
+                        "repository_id": repository.id,
+                        "sha": sha,
+                        "since": now - timedelta(seconds=dedupe_seconds),
+                    },
+                ).first()
                 if seen is not None:
-                    delivery.outcome = "duplicate_commit"
+                    conn.execute(
+                        intake.outcome, {"claimed": delivery_id, "new_outcome": "duplicate_commit"}
+                    )
                     return AcceptedJob(outcome="duplicate_commit")
-            evaluation = Evaluation(
-                repository_id=repository.id,
-                sha=sha,
-                branch=branch,
-                status=EvaluationStatus.queued.value,
-                pushed_at=pushed_at,
-                pusher_login=pusher,
-                delivery_id=delivery_id,
-                trigger=trigger,
-                attempts=0,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                created_at=now,
-            )
-            session.add(evaluation)
-            delivery.outcome = "queued"
-            session.flush()
-            return AcceptedJob(outcome="queued", evaluation_id=evaluation.id)
+            evaluation_id = conn.execute(
+                intake.evaluation,
+                {
+                    "repository_id": repository.id,
+                    "sha": sha,
+                    "branch": branch,
+                    "pushed_at": pushed_at,
+                    "pusher_login": pusher,
+                    "delivery_id": delivery_id,
+                    "trigger": trigger,
+                    "lease_until": now + timedelta(seconds=lease_seconds),
+                    "created_at": now,
+                },
+            ).scalar_one()
+            return AcceptedJob(outcome="queued", evaluation_id=evaluation_id)
 
     def claim_evaluation(
         self, evaluation_id: int, attempt: int, lease_seconds: float
@@ -1008,25 +1014,29 @@ class Store:
     def _ensure_repository(
         self, session: Session, installation_id: int, repository: RepositoryInfo, now: datetime
     ) -> None:
+        self._ensure_repository_on(session.connection(), installation_id, repository, now)
+
+    def _ensure_repository_on(
+        self, conn: Connection, installation_id: int, repository: RepositoryInfo, now: datetime
+    ) -> None:
         # An app installed before the store existed sends pushes for an installation we
         # never saw created: record it without a login rather than lose the push.
-        session.execute(
-            self._insert(Installation)
-            .values(id=installation_id, created_at=now)
-            .on_conflict_do_nothing(index_elements=[Installation.id])
-        )
-        if session.get_one(Installation, installation_id).deleted_at is not None:
+        intake = self._intake
+        conn.execute(intake.installation, {"installation_id": installation_id, "now": now})
+        removed = conn.execute(
+            intake.installation_removed, {"installation_id": installation_id}
+        ).scalar_one()
+        if removed is not None:
             raise InstallationRemoved(f"installation {installation_id} was removed")
-        values: dict[str, Any] = {
-            "installation_id": installation_id,
-            "full_name": repository.full_name,
-        }
-        if repository.default_branch:
-            values["default_branch"] = repository.default_branch
-        session.execute(
-            self._insert(Repository)
-            .values(id=repository.id, created_at=now, **values)
-            .on_conflict_do_update(index_elements=[Repository.id], set_=values)
+        conn.execute(
+            intake.repository[bool(repository.default_branch)],
+            {
+                "repository_id": repository.id,
+                "installation_id": installation_id,
+                "name": repository.full_name,
+                "default_branch": repository.default_branch,
+                "now": now,
+            },
         )
 
     def _evaluations(self, repo_full_name: str) -> Select[Any]:

@@ -796,6 +796,27 @@ def test_accepting_a_job_is_one_transaction_and_idempotent(store: Store, clock: 
     assert evaluation.pusher_login == "alice"
 
 
+def test_accepted_pushes_keep_the_repository_current_and_say_what_each_delivery_led_to(
+    store: Store,
+) -> None:
+    accept(store, "d-1")
+    # A payload without a default branch (a re-run's) does not erase the known one; a
+    # rename is followed, since the repository's id is the key.
+    renamed = RepositoryInfo(id=REPO.id, full_name="dtu-group-7/renamed", default_branch=None)
+    assert accept(store, "d-2", sha=SHA_B, repository=renamed).outcome == "queued"
+    assert accept(store, "d-3", branch="feature", repository=renamed).outcome == "duplicate_commit"
+    claimed = store.claim_evaluation(2, 0, lease_seconds=60)
+    assert claimed is not None
+    assert (claimed.repository, claimed.default_branch) == ("dtu-group-7/renamed", "main")
+    with store.engine.connect() as conn:
+        outcomes = conn.execute(text("SELECT delivery_id, outcome FROM deliveries")).all()
+    assert sorted(map(tuple, outcomes)) == [
+        ("d-1", "queued"),
+        ("d-2", "queued"),
+        ("d-3", "duplicate_commit"),
+    ]
+
+
 def test_a_removed_installation_accepts_nothing(store: Store) -> None:
     store.remove_installation(1)
     with pytest.raises(InstallationRemoved):
