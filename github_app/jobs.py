@@ -15,8 +15,11 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
-from typing import Literal, Protocol
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from huey import Huey, MemoryHuey, RedisHuey
 from huey.api import Task
@@ -26,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from github_app.logs import LOGGER
 from github_app.settings import Settings
 from github_app.store import ClaimedEvaluation, PushedCommit, RepositoryInfo, Store
+from github_app.store.write_lock import WriteLock
 
 logger = logging.getLogger(LOGGER)
 QUEUE_NAME = "mlops-mentor"
@@ -39,17 +43,33 @@ _PENDING_TTL = 1.0
 
 
 class DurableSqliteStorage(SqliteStorage):
-    """huey's SQLite queue with WAL and synchronous=NORMAL (huey offers FULL or OFF).
+    """huey's SQLite queue with WAL and synchronous=NORMAL (huey offers FULL or OFF), its
+    writers queued on a `WriteLock` like the store's.
 
     A queued task is in the WAL file when `enqueue` returns, so it survives the process
     being killed; fsyncs happen at checkpoints instead of holding the lock at every
     commit. Only a power cut or OS crash can lose the last tasks, and the store's
     recovery sweep queues those evaluations again."""
 
+    def __init__(self, name: str = "huey", filename: str = "huey.db", **kwargs: Any) -> None:
+        # Before huey's own set-up, which already writes (its tables).
+        self.write_lock = WriteLock(Path(filename))
+        super().__init__(name, filename, **kwargs)
+
     def _create_connection(self) -> sqlite3.Connection:
         conn = super()._create_connection()
         conn.execute("pragma synchronous=NORMAL")
         return conn
+
+    @contextmanager
+    def db(self, commit: bool = False, close: bool = False) -> Iterator[sqlite3.Cursor]:
+        # Only writes queue: under WAL a read never waits for the writer.
+        with self.write_lock if commit else nullcontext(), super().db(commit, close) as cursor:
+            yield cursor
+
+    def close(self) -> bool:
+        self.write_lock.close()
+        return bool(super().close())
 
 
 class Job(BaseModel):
