@@ -27,11 +27,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -256,32 +254,22 @@ def ack_times(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200)
-        latencies: list[float] = []
-        statuses: Counter[int] = Counter()
-        lock = threading.Lock()
-        local = threading.local()
-
-        def send(i: int) -> None:
-            if not hasattr(local, "client"):
-                local.client = httpx.Client(timeout=30)
-            body = bodies[i]
-            headers = {
-                "X-GitHub-Event": "push",
-                "X-GitHub-Delivery": f"bench-{i}",
-                "X-Hub-Signature-256": sign(body),
-                "Content-Type": "application/json",
-            }
-            started = time.perf_counter()
-            response = local.client.post(f"{url}/webhook", content=body, headers=headers)
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-                statuses[response.status_code] += 1
-
+        deliveries = workdir / "deliveries.json"
+        deliveries.write_text(json.dumps([
+            {"headers": {"X-GitHub-Event": "push", "X-GitHub-Delivery": f"bench-{i}",
+                         "X-Hub-Signature-256": sign(body), "Content-Type": "application/json"},
+             "body": body.decode()}
+            for i, body in enumerate(bodies)
+        ]))  # fmt: skip
         started = time.perf_counter()
-        with ThreadPoolExecutor(senders) as pool:
-            list(pool.map(send, range(pushes)))
-        wall = time.perf_counter() - started
+        sent = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "burst.py"), f"{url}/webhook",
+             str(deliveries), str(senders)],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        answer = json.loads(sent.stdout)
+        latencies, wall = answer["latencies"], answer["wall"]
+        statuses = {int(status): n for status, n in answer["statuses"].items()}
         # Let the queued jobs finish, so the server stops cleanly with every run completed.
         wait_for(lambda: len(fake.check_runs) == pushes
                  and all(r.status == "completed" for r in fake.check_runs.values()),
@@ -295,7 +283,7 @@ def ack_times(
             process.wait(timeout=120)
         log.close()
         fake.stop()
-    return latencies, dict(statuses), wall, completed, drained
+    return latencies, statuses, wall, completed, drained
 
 
 def wait_for(ready: Callable[[], bool], timeout: float = 30) -> None:
