@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import Row, case, func, select
+from sqlalchemy import Row, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from checks.models import Report
@@ -397,8 +397,23 @@ def _latest_ids(repository_id: int | None = None) -> Any:
     the commit pushed last, preferring the default branch. Pushed last by GitHub's time
     of the push, else when the delivery was taken: deliveries arrive in any order, and
     pushes to two branches evaluate in either order. One window function, so the
-    overview is one query whatever the group count."""
-    off_default = case((Evaluation.branch == Repository.default_branch, 0), else_=1)
+    overview is one query whatever the group count.
+
+    A commit evaluated on a branch and then pushed to the default branch as it is (a
+    fast-forward merge) is not evaluated again, but it is the default branch's state:
+    its run counts as the default branch's."""
+    reached_default = (
+        select(PushCommit.id)
+        .where(
+            PushCommit.repository_id == Evaluation.repository_id,
+            PushCommit.branch == Repository.default_branch,
+            PushCommit.sha == Evaluation.sha,
+        )
+        .exists()
+    )
+    off_default = case(
+        (or_(Evaluation.branch == Repository.default_branch, reached_default), 0), else_=1
+    )
     pushed = func.coalesce(Evaluation.pushed_at, Evaluation.created_at)
     ranked = (
         select(

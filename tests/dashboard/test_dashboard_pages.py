@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from github_app.dashboard.charts import heatmap, score_chart
 from github_app.dashboard.exports import EVALUATION_COLUMNS, OVERVIEW_COLUMNS, RESULT_COLUMNS
-from github_app.store import Store, database_url
+from github_app.store import PushedCommit, Store, database_url
 from github_app.store.queries import ScorePoint, group, overview
 from tests.dashboard.conftest import EVIL, GROUP_7, GROUP_9, QUIET, SOLO, Seeded
 
@@ -297,6 +297,27 @@ def test_the_latest_run_is_of_the_commit_pushed_last(tmp_path: Path, seeded: See
         assert row.latest is not None and row.latest.branch == "dev"
         detail = group(store, SOLO.id)
         assert detail is not None and detail.latest == row.latest
+    finally:
+        store.close()
+
+
+def test_a_commit_merged_onto_the_default_branch_is_its_latest_run(
+    tmp_path: Path, seeded: Seeded
+) -> None:
+    store = Store(database_url(tmp_path / "merge"))
+    store.migrate()
+    try:
+        report = seeded.reports["rich"]
+        for sha, branch, minute in (("1" * 40, "main", 10), ("2" * 40, "feature", 20)):
+            pushed = datetime(2026, 1, 12, 9, minute, tzinfo=UTC)
+            evaluation = store.start_evaluation(1, GROUP_9, sha, branch, pushed_at=pushed)
+            store.finish_evaluation(evaluation, report, None, duration_ms=1.0)
+        [row] = overview(store).groups
+        assert row.latest is not None and row.latest.branch == "main"
+        # Fast-forwarded onto main: the same commit, so no new evaluation, but main's state.
+        store.record_push(1, GROUP_9, "main", "carol", [PushedCommit(sha="2" * 40)])
+        [row] = overview(store).groups
+        assert row.latest is not None and row.latest.sha == "2" * 40
     finally:
         store.close()
 
