@@ -325,7 +325,6 @@ def group_page(repository_id: int) -> Response:
         chart=score_chart(detail.scores, zone),
         heat=heatmap(detail.commit_times, zone),
         days=DAYS,
-        latest=next((e for e in detail.evaluations if e.score is not None), None),
         pull_requests=pull_requests,
         # Members seen only in pull requests (e.g. reviewers who never pushed).
         reviewers_only=sorted(login for login in pull_requests if login not in committers),

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import Row, case, func, select
+from sqlalchemy import Row, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from checks.models import Report
@@ -155,6 +155,8 @@ class GroupDetail(BaseModel):
     repository: str
     default_branch: str | None
     account: str | None
+    # The run the overview shows for the group (see `_latest_ids`).
+    latest: EvaluationRow | None
     evaluations: list[EvaluationRow]
     evaluation_count: int
     scores: list[ScorePoint]
@@ -187,8 +189,9 @@ class ExportRow(BaseModel):
 
 
 def overview(store: Store) -> Overview:
-    """Every group with its latest default-branch evaluation (else its latest on any branch),
-    last push time and commit authorship, plus the criteria seen in those evaluations."""
+    """Every group with its latest run (its default branch's, else any branch's; see
+    `_latest_ids`), last push time and commit authorship, plus the criteria seen in
+    those runs."""
     with Session(store.engine) as session:
         repos = session.execute(_live_repositories()).all()
         latest_rows = session.execute(
@@ -271,6 +274,9 @@ def group(
             _evaluation_row(row)
             for row in session.execute(mine.order_by(*newest_first).limit(limit))
         ]
+        latest = session.execute(
+            _evaluation_columns().where(Evaluation.id.in_(_latest_ids(repository_id)))
+        ).first()
         count = session.scalar(
             select(func.count(Evaluation.id)).where(Evaluation.repository_id == repository_id)
         )
@@ -323,6 +329,7 @@ def group(
         repository=full_name,
         default_branch=default_branch,
         account=account,
+        latest=_evaluation_row(latest) if latest else None,
         evaluations=evaluations,
         evaluation_count=count or 0,
         scores=scores,
@@ -385,24 +392,45 @@ def _live_repositories() -> Any:
     )
 
 
-def _latest_ids() -> Any:
-    """Per repository, the id of its newest completed evaluation, preferring the default
-    branch: one window function, so the overview is one query whatever the group count."""
-    off_default = case((Evaluation.branch == Repository.default_branch, 0), else_=1)
+def _latest_ids(repository_id: int | None = None) -> Any:
+    """Per repository (or for one), the id of its latest run: the completed evaluation of
+    the commit pushed last, preferring the default branch. Pushed last by GitHub's time
+    of the push, else when the delivery was taken: deliveries arrive in any order, and
+    pushes to two branches evaluate in either order. One window function, so the
+    overview is one query whatever the group count.
+
+    A commit evaluated on a branch and then pushed to the default branch as it is (a
+    fast-forward merge) is not evaluated again, but it is the default branch's state:
+    its run counts as the default branch's."""
+    reached_default = (
+        select(PushCommit.id)
+        .where(
+            PushCommit.repository_id == Evaluation.repository_id,
+            PushCommit.branch == Repository.default_branch,
+            PushCommit.sha == Evaluation.sha,
+        )
+        .exists()
+    )
+    off_default = case(
+        (or_(Evaluation.branch == Repository.default_branch, reached_default), 0), else_=1
+    )
+    pushed = func.coalesce(Evaluation.pushed_at, Evaluation.created_at)
     ranked = (
         select(
             Evaluation.id,
             func.row_number()
             .over(
                 partition_by=Evaluation.repository_id,
-                order_by=(off_default, Evaluation.created_at.desc(), Evaluation.id.desc()),
+                order_by=(off_default, pushed.desc(), Evaluation.id.desc()),
             )
             .label("rank"),
         )
         .join(Repository)
         .where(Evaluation.status == EvaluationStatus.completed.value)
-        .subquery()
     )
+    if repository_id is not None:
+        ranked = ranked.where(Evaluation.repository_id == repository_id)
+    ranked = ranked.subquery()
     return select(ranked.c.id).where(ranked.c.rank == 1)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    and_,
     create_engine,
     delete,
     event,
@@ -950,19 +951,22 @@ class Store:
             return renewed.rowcount == 1
 
     def newer_push(self, evaluation_id: int) -> str | None:
-        """The commit of the newest push to the same branch that arrived after this
-        evaluation's, if any: a waiting push-evaluation is then superseded."""
+        """The commit of the newest push to the same branch made after this evaluation's,
+        if any: a waiting push-evaluation is then superseded. "After" is GitHub's time of
+        the push, not the order deliveries arrived in (GitHub does not promise that): a
+        late delivery of an older push must not supersede the branch's newest commit."""
         this = select(Evaluation).where(Evaluation.id == evaluation_id).subquery()
+        mine, theirs = _pushed(this.c), _pushed(Evaluation)
         statement = (
             select(Evaluation.sha)
             .join(this, Evaluation.repository_id == this.c.repository_id)
             .where(
                 Evaluation.branch == this.c.branch,
-                Evaluation.id > this.c.id,
+                or_(theirs > mine, and_(theirs == mine, Evaluation.id > this.c.id)),
                 Evaluation.sha != this.c.sha,
                 Evaluation.trigger == "push",
             )
-            .order_by(Evaluation.id.desc())
+            .order_by(theirs.desc(), Evaluation.id.desc())
             .limit(1)
         )
         with self._session() as session:
@@ -1053,6 +1057,11 @@ class Store:
                 update(Evaluation).where(Evaluation.id == evaluation_id).values(**values)
             )
             return result.rowcount == 1
+
+
+def _pushed(columns: Any) -> Any:
+    """When an evaluation's commit was pushed (GitHub's time), else when it was taken."""
+    return func.coalesce(columns.pushed_at, columns.created_at)
 
 
 _UNFINISHED = [EvaluationStatus.queued.value, EvaluationStatus.in_progress.value]

@@ -8,11 +8,13 @@ import csv
 import io
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 from flask.testing import FlaskClient
 
 from github_app.dashboard.charts import heatmap, score_chart
 from github_app.dashboard.exports import EVALUATION_COLUMNS, OVERVIEW_COLUMNS, RESULT_COLUMNS
+from github_app.store import PushedCommit, Store, database_url
 from github_app.store.queries import ScorePoint, group, overview
 from tests.dashboard.conftest import EVIL, GROUP_7, GROUP_9, QUIET, SOLO, Seeded
 
@@ -51,6 +53,10 @@ def test_a_group_without_a_default_branch_evaluation_falls_back_to_its_latest(
     assert solo.latest.id == seeded.ids["solo"]
     assert by_name[GROUP_7.full_name].latest.id == seeded.ids["g7-latest"]
     assert by_name[QUIET.full_name].latest is None
+    # A group's page headlines the same run as the overview.
+    for repo in (SOLO, GROUP_7, GROUP_9):
+        detail = group(seeded.store, repo.id)
+        assert detail is not None and detail.latest == by_name[repo.full_name].latest
     # Five distinct commits by three authors: the branch copy of one commit counts once.
     assert by_name[GROUP_7.full_name].commits == 5
     assert by_name[GROUP_7.full_name].authors == 3
@@ -101,6 +107,9 @@ def test_the_group_page_shows_history_contributors_and_activity(
     assert "https://github.com/dtu-group-7/mlops-project/runs/9003" in html
     assert "https://github.com/dtu-group-7/mlops-project/runs/9001" in html
     assert "queued" in html
+    # The headline names its run: the latest on main, not the newer queued one.
+    latest = seeded.ids["g7-latest"]
+    assert f'id="latest-run" href="/dashboard/runs/{latest}">main @ {"c" * 7}, ' in html
 
 
 def test_the_run_page_shows_the_full_report_escaped(admin: FlaskClient, seeded: Seeded) -> None:
@@ -274,12 +283,47 @@ def test_the_score_chart_scales_time_and_score() -> None:
     assert single is not None and single.dots[0].x == (single.left + single.right) / 2
 
 
-def test_queries_on_an_empty_store(tmp_path: object) -> None:
-    from pathlib import Path
+def test_the_latest_run_is_of_the_commit_pushed_last(tmp_path: Path, seeded: Seeded) -> None:
+    store = Store(database_url(tmp_path / "order"))
+    store.migrate()
+    try:
+        report = seeded.reports["rich"]
+        # GitHub delivered the push to `dev` (made second) before the one to `feature`.
+        for sha, branch, minute in (("2" * 40, "dev", 20), ("1" * 40, "feature", 10)):
+            pushed = datetime(2026, 1, 12, 9, minute, tzinfo=UTC)
+            evaluation = store.start_evaluation(1, SOLO, sha, branch, pushed_at=pushed)
+            store.finish_evaluation(evaluation, report, None, duration_ms=1.0)
+        [row] = overview(store).groups
+        assert row.latest is not None and row.latest.branch == "dev"
+        detail = group(store, SOLO.id)
+        assert detail is not None and detail.latest == row.latest
+    finally:
+        store.close()
 
-    from github_app.store import Store, database_url
 
-    store = Store(database_url(Path(str(tmp_path)) / "empty"))
+def test_a_commit_merged_onto_the_default_branch_is_its_latest_run(
+    tmp_path: Path, seeded: Seeded
+) -> None:
+    store = Store(database_url(tmp_path / "merge"))
+    store.migrate()
+    try:
+        report = seeded.reports["rich"]
+        for sha, branch, minute in (("1" * 40, "main", 10), ("2" * 40, "feature", 20)):
+            pushed = datetime(2026, 1, 12, 9, minute, tzinfo=UTC)
+            evaluation = store.start_evaluation(1, GROUP_9, sha, branch, pushed_at=pushed)
+            store.finish_evaluation(evaluation, report, None, duration_ms=1.0)
+        [row] = overview(store).groups
+        assert row.latest is not None and row.latest.branch == "main"
+        # Fast-forwarded onto main: the same commit, so no new evaluation, but main's state.
+        store.record_push(1, GROUP_9, "main", "carol", [PushedCommit(sha="2" * 40)])
+        [row] = overview(store).groups
+        assert row.latest is not None and row.latest.sha == "2" * 40
+    finally:
+        store.close()
+
+
+def test_queries_on_an_empty_store(tmp_path: Path) -> None:
+    store = Store(database_url(tmp_path / "empty"))
     store.migrate()
     try:
         assert overview(store).groups == [] and overview(store).criteria == []

@@ -885,6 +885,14 @@ def test_a_newer_push_to_the_same_branch_is_found(store: Store) -> None:
     assert store.newer_push(old) == SHA_C
 
 
+def test_a_late_delivery_of_an_older_push_supersedes_nothing(store: Store) -> None:
+    # GitHub delivered the newer push first; the older one's delivery came after it.
+    newest = accept(store, "d-1", sha=SHA_B, pushed_at=T0).evaluation_id
+    older = accept(store, "d-2", sha=SHA_C, pushed_at=T0 - timedelta(minutes=5)).evaluation_id
+    assert store.newer_push(newest) is None
+    assert store.newer_push(older) == SHA_B
+
+
 def test_repositories_of_an_installation_are_recorded_and_purged(store: Store) -> None:
     store.record_repositories(1, [REPO, OTHER_REPO])
     accept(store, "d-1")
