@@ -11,6 +11,7 @@
 
     python bench/bench_app.py [--pushes 300] [--senders 1,4,16,64] [--skip-calls] [--jobs 2]
                               [--gunicorn-workers 2] [--separate-workers N]
+                              [--database-url postgresql://...] [--redis-url redis://...]
 """
 
 from __future__ import annotations
@@ -52,9 +53,12 @@ from github_helpers import (  # noqa: E402
     push_payload,
     sign,
 )
+from redis import Redis  # noqa: E402
 
 from github_app.consumer import JobConsumer  # noqa: E402
 from github_app.settings import Settings  # noqa: E402
+from github_app.store import Store  # noqa: E402
+from github_app.store.models import Base  # noqa: E402
 from github_app.web import EXTENSION, create_app  # noqa: E402
 
 SAMPLE = ROOT / "examples" / "sample-project"
@@ -214,8 +218,12 @@ def ack_times(
     job_workers: int,
     web_workers: int,
     separate: int,
+    shared: dict[str, str],
 ) -> tuple[list[float], dict[int, int], float, int, float]:
-    """(b): signed pushes to `mlops-mentor serve` from `senders` threads; latency of each."""
+    """(b): signed pushes to `mlops-mentor serve` from `senders` threads; latency of each.
+
+    `shared` may name a PostgreSQL store (`DATABASE_URL`) and a Redis queue (`REDIS_URL`),
+    emptied first; by default both are SQLite files in a fresh data folder."""
     fake = FakeGitHub(APP_ID, key[1]).start()
     key_file = workdir / "app.pem"
     key_file.write_text(key[0])
@@ -232,6 +240,8 @@ def ack_times(
     }
     for hidden in ("DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR"):
         env.pop(hidden, None)
+    env.update(shared)
+    empty(shared)
     if separate:
         # The web processes only answer; `mlops-mentor worker` processes run the jobs.
         env["MLOPS_MENTOR_EMBEDDED_CONSUMER"] = "false"
@@ -286,6 +296,16 @@ def ack_times(
     return latencies, statuses, wall, completed, drained
 
 
+def empty(shared: dict[str, str]) -> None:
+    """Start each server run on an empty shared store and queue, as on a fresh data folder."""
+    if "DATABASE_URL" in shared:
+        store = Store(shared["DATABASE_URL"])
+        Base.metadata.drop_all(store.engine)
+        store.close()
+    if "REDIS_URL" in shared:
+        Redis.from_url(shared["REDIS_URL"]).flushdb()
+
+
 def wait_for(ready: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -330,6 +350,7 @@ def acknowledgement(
     job_workers: int = 2,
     web_workers: int = 2,
     separate: int = 0,
+    shared: dict[str, str] | None = None,
 ) -> list[list[str]]:
     """(b) at each number of concurrent senders, a fresh server each: one table row each."""
     rows = []
@@ -337,7 +358,7 @@ def acknowledgement(
         folder = work / f"ack-{senders}"
         folder.mkdir()
         latencies, statuses, wall, completed, drained = ack_times(
-            key, folder, pushes, senders, job_workers, web_workers, separate
+            key, folder, pushes, senders, job_workers, web_workers, separate, shared or {}
         )
         ms = [x * 1000 for x in latencies]
         rows.append(
@@ -384,7 +405,14 @@ def main() -> None:
         default=0,
         help="run jobs in this many `mlops-mentor worker` processes, none in serve",
     )
+    parser.add_argument("--database-url", help="a PostgreSQL store for (b), emptied first")
+    parser.add_argument("--redis-url", help="a Redis queue for (b), emptied first")
     args = parser.parse_args()
+    shared = {
+        name: value
+        for name, value in (("DATABASE_URL", args.database_url), ("REDIS_URL", args.redis_url))
+        if value
+    }
     levels = tuple(int(n) for n in args.senders.split(","))
     key = private_key()
     # The fake's own request log would drown the tables.
@@ -420,12 +448,15 @@ def main() -> None:
             job_workers=args.jobs,
             web_workers=args.gunicorn_workers,
             separate=args.separate_workers,
+            shared=shared,
         )
     runner = (
         f"jobs in {args.separate_workers} separate `mlops-mentor worker` processes"
         if args.separate_workers
         else f"{args.gunicorn_workers} web workers, jobs in serve's consumer"
     )
+    runner += ", store " + ("PostgreSQL" if args.database_url else "SQLite")
+    runner += ", queue " + ("Redis" if args.redis_url else "SQLite")
     print(
         f"\n(b) Webhook acknowledgement under gunicorn (mlops-mentor serve, {runner}, "
         f"{args.jobs} job threads), {args.pushes} signed pushes on distinct branches, "
