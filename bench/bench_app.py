@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The fake imports its parts as `tests.github.*`, so the checkout's root is needed too.
 sys.path[:0] = [str(ROOT / "tests" / "github"), str(ROOT)]
 
+from burst import burst  # noqa: E402 - beside this script
 from fake_github import FakeGitHub  # noqa: E402 - the tests' fake, found through sys.path
 from github_helpers import (  # noqa: E402
     APP_ID,
@@ -264,22 +265,16 @@ def ack_times(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200)
-        deliveries = workdir / "deliveries.json"
-        deliveries.write_text(json.dumps([
+        deliveries = [
             {"headers": {"X-GitHub-Event": "push", "X-GitHub-Delivery": f"bench-{i}",
                          "X-Hub-Signature-256": sign(body), "Content-Type": "application/json"},
              "body": body.decode()}
             for i, body in enumerate(bodies)
-        ]))  # fmt: skip
+        ]  # fmt: skip
         started = time.perf_counter()
-        sent = subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "burst.py"), f"{url}/webhook",
-             str(deliveries), str(senders)],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        answer = json.loads(sent.stdout)
+        answer = burst(f"{url}/webhook", deliveries, senders, workdir)
         latencies, wall = answer["latencies"], answer["wall"]
-        statuses = {int(status): n for status, n in answer["statuses"].items()}
+        statuses = answer["statuses"]
         # Let the queued jobs finish, so the server stops cleanly with every run completed.
         wait_for(lambda: len(fake.check_runs) == pushes
                  and all(r.status == "completed" for r in fake.check_runs.values()),
