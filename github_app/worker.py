@@ -12,7 +12,8 @@ jitter (never sleeping in a worker for long); the last attempt, or any other fai
 still completes the run as `neutral` with the reason, so a student never looks at a check
 spinning forever. A worker killed midway leaves an evaluation whose lease runs out: a
 recovery sweep queues it again, and the next attempt reuses the run, skipping the
-annotations it already carries.
+annotations it already carries (or, when the run was already completed, only stores the
+report again for the dashboard).
 """
 
 from __future__ import annotations
@@ -253,14 +254,7 @@ class Evaluator:
             if found is not None:
                 attempt.run_id, attempt.posted = found.id, found.annotations
                 if found.completed:
-                    # It got as far as completing the run before it stopped.
-                    self.store.mark_evaluation(
-                        claimed.id,
-                        EvaluationStatus.completed,
-                        check_run_id=found.id,
-                        conclusion=found.conclusion,
-                    )
-                    return "already_completed"
+                    return self._record_completed(gh, job, attempt, found, started)
             if newer is not None:
                 return self._supersede(gh, job, attempt, newer)
             course = None
@@ -306,6 +300,39 @@ class Evaluator:
             self._queue_review(job)
             self._queue_progress(job, course)
         return completion.conclusion
+
+    def _record_completed(
+        self, gh: GitHub, job: Job, attempt: Attempt, found: FoundRun, started: float
+    ) -> str:
+        """An earlier attempt completed the run and stopped before storing the result: the
+        report is made again for the dashboard (the engine gives the same one) and stored,
+        and nothing is posted; the run on GitHub stays as students saw it."""
+        claimed = attempt.claimed
+        # Whatever fails now must not post over the completed run.
+        attempt.finished = True
+        # A superseded commit's run has no report to go with it.
+        if found.conclusion != "skipped" and not is_config_repository(job.full_name):
+            course = self.courses.current(gh, job.installation, job.owner)
+            _, report = self._evaluate(gh, job, course, job.pushed_at or claimed.created_at)
+            if report is not None:
+                self.store.finish_evaluation(
+                    claimed.id,
+                    report,
+                    found.id,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    conclusion=found.conclusion,
+                )
+                # What the stopped attempt would have queued after storing the report.
+                self._queue_review(job)
+                self._queue_progress(job, course)
+                return "already_completed"
+        self.store.mark_evaluation(
+            claimed.id,
+            EvaluationStatus.completed,
+            check_run_id=found.id,
+            conclusion=found.conclusion,
+        )
+        return "already_completed"
 
     # --- Failures -------------------------------------------------------------------------
 
