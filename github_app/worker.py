@@ -269,8 +269,10 @@ class Evaluator:
                     )
                     return "ignored"
             if attempt.run_id is None:
+                self._still_held(claimed)
                 attempt.run_id = self._create_run(gh, job, claimed.id)
-                self.store.record_check_run(claimed.id, attempt.run_id)
+                if not self.store.record_check_run(claimed.id, claimed.attempts, attempt.run_id):
+                    raise LeaseLost(f"evaluation {claimed.id} was taken over")
         if course is None:
             completion, report = self._check_course_file(gh, job), None
         else:
@@ -278,8 +280,7 @@ class Evaluator:
                 gh, job, course, job.pushed_at or claimed.created_at
             )
         attempt.completion = completion
-        self.leases.check(claimed.id)
-        self._post(gh, job, attempt.run_id, completion, attempt.posted)
+        self._post(gh, job, attempt, completion)
         attempt.finished = True
         duration_ms = (time.perf_counter() - started) * 1000
         if report is None:
@@ -366,8 +367,7 @@ class Evaluator:
         posted = False
         if attempt.run_id is not None:
             try:
-                self.leases.check(claimed.id)
-                self._post(gh, job, attempt.run_id, attempt.completion, attempt.posted)
+                self._post(gh, job, attempt, attempt.completion)
                 posted = True
             except Exception as final:
                 # Nothing more can be shown on GitHub; the store and the log keep why.
@@ -440,11 +440,12 @@ class Evaluator:
         completion = superseded(job, newer)
         attempt.completion = completion
         if attempt.run_id is None:
+            self._still_held(attempt.claimed)
             body = completion.create_body(self.settings.check_name, job.sha, job.delivery_id)
             response = gh.rest.checks.create(job.owner, job.repo, data=body)  # type: ignore[arg-type]
             attempt.run_id = int(response.json()["id"])
         else:
-            self._post(gh, job, attempt.run_id, completion, attempt.posted)
+            self._post(gh, job, attempt, completion)
         self.store.mark_evaluation(
             attempt.claimed.id,
             EvaluationStatus.skipped,
@@ -454,13 +455,22 @@ class Evaluator:
         )
         return "skipped"
 
-    def _post(
-        self, gh: GitHub, job: Job, run_id: int | None, completion: Completion, posted: int
-    ) -> None:
-        if run_id is None:
+    def _post(self, gh: GitHub, job: Job, attempt: Attempt, completion: Completion) -> None:
+        """Post `completion` on the attempt's run, while the attempt still holds it."""
+        if attempt.run_id is None:
             raise RuntimeError("posting a result needs the check run")
-        for body in completion.requests(posted):
-            gh.rest.checks.update(job.owner, job.repo, run_id, data=body)  # type: ignore[arg-type]
+        for body in completion.requests(attempt.posted):
+            self._still_held(attempt.claimed)
+            gh.rest.checks.update(job.owner, job.repo, attempt.run_id, data=body)  # type: ignore[arg-type]
+
+    def _still_held(self, claimed: ClaimedEvaluation) -> None:
+        """Raise `LeaseLost` unless this attempt still runs the evaluation: checked in the
+        store before every write to GitHub, since this process may have stalled past its
+        lease (the warden's mark comes only at its next renewal) while a later attempt
+        took over and made or completed the run itself."""
+        self.leases.check(claimed.id)
+        if not self.store.holds(claimed.id, claimed.attempts):
+            raise LeaseLost(f"evaluation {claimed.id} was taken over")
 
     def _download(self, gh: GitHub, job: Job, target: Path) -> None:
         """Stream the commit's tarball (following GitHub's redirect) into `target`, capped."""

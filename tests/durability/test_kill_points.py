@@ -151,3 +151,29 @@ def test_a_process_killed_at_any_point_leaves_exactly_one_completed_run(
     assert (evaluation.check_run_id, evaluation.conclusion) == (run.id, run.conclusion)
     assert evaluation.report is not None, "the dashboard has no report of the push"
     assert_redelivery_adds_nothing(fake_github, topology.server, body)
+
+
+def test_a_worker_stalled_past_its_lease_does_not_post_a_second_run(
+    apps: Apps, fake_github: FakeGitHub, publish, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    commit = publish(noisy_files())
+    server = apps.server(embedded_consumer=False)
+    # The first worker's job waits on GitHub (reading the course file, before it creates
+    # the run) and its process stalls there; a second worker takes the evaluation over.
+    fake_github.delay_next("GET", r"/repos/.*/contents/.*", 3)
+    stalled = apps.worker()
+    assert post(server.url, json.dumps(push_payload(commit.sha)).encode(), DELIVERY).is_success
+    wait_for(lambda: fake_github.calls_to("GET", r"/repos/.*/contents/.*") != [], 20)
+    stalled.pause()
+    apps.worker()
+    wait_for(lambda: settled(fake_github, commit.sha, data_dir), 60)
+
+    # Woken up, the stalled job gets its answer and would go on to create a run.
+    stalled.resume()
+    time.sleep(2)
+    [run] = runs_of(fake_github, commit.sha)
+    assert run.status == "completed"
+    [evaluation] = evaluations(data_dir)
+    assert (evaluation.status, evaluation.attempts) == (EvaluationStatus.completed, 2)
+    assert evaluation.check_run_id == run.id
