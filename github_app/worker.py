@@ -13,7 +13,8 @@ still completes the run as `neutral` with the reason, so a student never looks a
 spinning forever. A worker killed midway leaves an evaluation whose lease runs out: a
 recovery sweep queues it again, and the next attempt reuses the run, skipping the
 annotations it already carries (or, when the run was already completed, only stores the
-report again for the dashboard).
+report again for the dashboard). An evaluation whose every attempt died that way is not
+run again after `job_attempts` of them: its run completes saying it could not finish.
 """
 
 from __future__ import annotations
@@ -257,6 +258,8 @@ class Evaluator:
                     return self._record_completed(gh, job, attempt, found, started)
             if newer is not None:
                 return self._supersede(gh, job, attempt, newer)
+            if claimed.attempts > self.settings.job_attempts:
+                return self._give_up(gh, job, attempt)
             course = None
             if not is_config_repository(job.full_name):
                 course = self.courses.current(gh, job.installation, job.owner)
@@ -336,6 +339,28 @@ class Evaluator:
         return "already_completed"
 
     # --- Failures -------------------------------------------------------------------------
+
+    def _give_up(self, gh: GitHub, job: Job, attempt: Attempt) -> str:
+        """Every attempt so far stopped with its process (a job that kills its worker, e.g.
+        by running out of memory, would otherwise be taken up again forever): complete the
+        run saying so, without evaluating, and end the evaluation as failed."""
+        claimed = attempt.claimed
+        tried = claimed.attempts - 1
+        attempt.error = (
+            f"It was tried {tried} times without finishing, the process running it stopping "
+            "midway, so it is not tried again."
+        )
+        attempt.completion = could_not_finish(attempt.error)
+        self._complete_without_report(gh, job, attempt, attempt.completion)
+        attempt.finished = True
+        self.store.mark_evaluation(
+            claimed.id,
+            EvaluationStatus.failed,
+            check_run_id=attempt.run_id,
+            error=attempt.error,
+            conclusion=attempt.completion.conclusion,
+        )
+        return "gave_up"
 
     def _failed(self, gh: GitHub, job: Job, attempt: Attempt, exc: Exception) -> str:
         """Reschedule after a transient GitHub failure, else complete the run `neutral`."""
@@ -439,13 +464,7 @@ class Evaluator:
         """Complete this evaluation's run (creating it if it has none) as `skipped`."""
         completion = superseded(job, newer)
         attempt.completion = completion
-        if attempt.run_id is None:
-            self._still_held(attempt.claimed)
-            body = completion.create_body(self.settings.check_name, job.sha, job.delivery_id)
-            response = gh.rest.checks.create(job.owner, job.repo, data=body)  # type: ignore[arg-type]
-            attempt.run_id = int(response.json()["id"])
-        else:
-            self._post(gh, job, attempt, completion)
+        self._complete_without_report(gh, job, attempt, completion)
         self.store.mark_evaluation(
             attempt.claimed.id,
             EvaluationStatus.skipped,
@@ -454,6 +473,18 @@ class Evaluator:
             conclusion="skipped",
         )
         return "skipped"
+
+    def _complete_without_report(
+        self, gh: GitHub, job: Job, attempt: Attempt, completion: Completion
+    ) -> None:
+        """Complete the attempt's run with `completion`, creating it completed if it has none."""
+        if attempt.run_id is None:
+            self._still_held(attempt.claimed)
+            body = completion.create_body(self.settings.check_name, job.sha, job.delivery_id)
+            response = gh.rest.checks.create(job.owner, job.repo, data=body)  # type: ignore[arg-type]
+            attempt.run_id = int(response.json()["id"])
+        else:
+            self._post(gh, job, attempt, completion)
 
     def _post(self, gh: GitHub, job: Job, attempt: Attempt, completion: Completion) -> None:
         """Post `completion` on the attempt's run, while the attempt still holds it."""

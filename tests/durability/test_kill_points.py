@@ -177,3 +177,35 @@ def test_a_worker_stalled_past_its_lease_does_not_post_a_second_run(
     [evaluation] = evaluations(data_dir)
     assert (evaluation.status, evaluation.attempts) == (EvaluationStatus.completed, 2)
     assert evaluation.check_run_id == run.id
+
+
+def test_a_job_that_kills_its_process_every_time_ends_saying_it_could_not_finish(
+    apps: Apps, fake_github: FakeGitHub, publish, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    commit = publish(noisy_files())
+    body = json.dumps(push_payload(commit.sha)).encode()
+    apps.env["MLOPS_MENTOR_JOB_ATTEMPTS"] = "2"
+    # Each attempt dies while evaluating, as one running out of memory on this commit would.
+    evaluating = fake_github.hold_next("GET", TARBALL, times=2)
+    server = apps.server()
+    assert post(server.url, body, DELIVERY).status_code == 202
+    for _ in range(2):
+        evaluating.wait()
+        server.kill()
+        apps.start(server)
+
+    wait_for(lambda: settled(fake_github, commit.sha, data_dir), 60)
+    [run] = runs_of(fake_github, commit.sha)
+    assert (run.status, run.conclusion, run.output["title"]) == (
+        "completed",
+        "neutral",
+        COULD_NOT_FINISH,
+    )
+    assert "tried 2 times" in run.output["summary"]
+    # The third attempt only closed the run: it did not evaluate (and die) again.
+    assert len(fake_github.calls_to("GET", TARBALL)) == 2
+    [evaluation] = evaluations(data_dir)
+    assert (evaluation.status, evaluation.attempts) == (EvaluationStatus.failed, 3)
+    assert evaluation.check_run_id == run.id
+    assert_redelivery_adds_nothing(fake_github, server, body)

@@ -79,7 +79,8 @@ def crash_midway(app: Flask, fake: FakeGitHub, sha: str, posted: list, status: s
 def test_a_killed_job_resumes_on_its_run_without_repeating_annotations(
     make_app: Callable[..., Flask], start_consumer, fake_github, publish, backend
 ) -> None:
-    app = make_app(immediate=False, job_lease_seconds=LEASE, **backend)
+    # The killed attempt counts: a second one is allowed to resume it.
+    app = make_app(immediate=False, job_lease_seconds=LEASE, job_attempts=2, **backend)
     commit = publish(noisy_files())
     expected = expected_annotations(commit.root)
     deliver(app, "push", push_payload(commit.sha), delivery="d-crash")
