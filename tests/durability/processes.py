@@ -68,12 +68,13 @@ class AppProcess:
 
 
 class Server(AppProcess):
-    """`mlops-mentor serve` with two web workers on a free port; ready once it answers."""
+    """`mlops-mentor serve` with `workers` web workers (and as many embedded consumers) on
+    a free port; ready once it answers."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, workers: int) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        gunicorn = f"--bind 127.0.0.1:{self.port} --workers 2"
+        gunicorn = f"--bind 127.0.0.1:{self.port} --workers {workers}"
         super().__init__(SERVE, {**env, "GUNICORN_CMD_ARGS": gunicorn}, log)
 
     def start(self) -> None:
@@ -89,9 +90,9 @@ class Apps:
         self.log = log
         self.started: list[AppProcess] = []
 
-    def server(self, *, embedded_consumer: bool = True) -> Server:
+    def server(self, *, embedded_consumer: bool = True, workers: int = 2) -> Server:
         env = {**self.env, "MLOPS_MENTOR_EMBEDDED_CONSUMER": str(embedded_consumer).lower()}
-        server = Server(env, self.log)
+        server = Server(env, self.log, workers)
         self.start(server)
         return server
 
