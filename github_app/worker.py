@@ -394,10 +394,16 @@ class Evaluator:
             try:
                 self._post(gh, job, attempt, attempt.completion)
                 posted = True
+            except LeaseLost:
+                # A later attempt runs the evaluation now (this one stalled past its lease):
+                # marking it failed would end that attempt's work, its run left spinning.
+                return "taken_over"
             except Exception as final:
                 # Nothing more can be shown on GitHub; the store and the log keep why.
-                if not isinstance(final, GitHubException | LeaseLost):
+                if not isinstance(final, GitHubException):
                     logger.exception("completing the run of %s@%s failed", job.full_name, job.sha)
+        elif not self.store.holds(claimed.id, claimed.attempts):
+            return "taken_over"
         if not posted:
             attempt.completion = None
         self.store.mark_evaluation(

@@ -158,30 +158,45 @@ def test_a_process_killed_at_any_point_leaves_exactly_one_completed_run(
     assert_redelivery_adds_nothing(fake_github, topology.server, body)
 
 
-def test_a_worker_stalled_past_its_lease_does_not_post_a_second_run(
-    apps: Apps, fake_github: FakeGitHub, publish, tmp_path: Path
+@pytest.mark.parametrize(
+    "stalls",
+    [
+        # Reading the course file, before it creates the run: answered after the stall.
+        "before creating the run",
+        # Downloading the commit, after creating the run: GitHub refuses it meanwhile, so
+        # the woken job fails and would complete the run as not finished.
+        "then fails",
+    ],
+)
+def test_a_worker_stalled_past_its_lease_leaves_the_run_to_the_one_that_took_over(
+    stalls: str, apps: Apps, fake_github: FakeGitHub, publish, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "data"
     commit = publish(noisy_files())
     server = apps.server(embedded_consumer=False, workers=1)
-    # The first worker's job waits on GitHub (reading the course file, before it creates
-    # the run) and its process stalls there; a second worker takes the evaluation over.
-    fake_github.delay_next("GET", r"/repos/.*/contents/.*", 3)
+    if stalls == "then fails":
+        waits_on = TARBALL
+        fake_github.fail_next("GET", TARBALL, 404, delay=3)
+    else:
+        waits_on = r"/repos/.*/contents/.*"
+        fake_github.delay_next("GET", waits_on, 3)
+    # The first worker's process stalls while its job waits on GitHub; a second worker
+    # takes the evaluation over once the lease has run out.
     stalled = apps.worker()
     assert post(server.url, json.dumps(push_payload(commit.sha)).encode(), DELIVERY).is_success
-    wait_for(lambda: fake_github.calls_to("GET", r"/repos/.*/contents/.*") != [], 20)
+    wait_for(lambda: fake_github.calls_to("GET", waits_on) != [], 20)
     stalled.pause()
     apps.worker()
     wait_for(lambda: settled(fake_github, commit.sha, data_dir), 60)
 
-    # Woken up, the stalled job gets its answer and would go on to create a run.
+    # Woken up, the stalled job gets its answer and goes on.
     stalled.resume()
     time.sleep(2)
     [run] = runs_of(fake_github, commit.sha)
-    assert run.status == "completed"
+    assert run.status == "completed" and run.output["title"] != COULD_NOT_FINISH
     [evaluation] = evaluations(data_dir)
     assert (evaluation.status, evaluation.attempts) == (EvaluationStatus.completed, 2)
-    assert evaluation.check_run_id == run.id
+    assert (evaluation.check_run_id, evaluation.report is not None) == (run.id, True)
 
 
 def test_a_job_that_kills_its_process_every_time_ends_saying_it_could_not_finish(

@@ -441,10 +441,14 @@ class FakeGitHub(FakeIssues):
         body: Any = None,
         headers: dict[str, str] | None = None,
         times: int = 1,
+        delay: float = 0.0,
     ) -> None:
-        """Answer the next `times` requests matching `method` and the `path` regex with `status`."""
+        """Answer the next `times` requests matching `method` and the `path` regex with
+        `status` (after `delay` seconds)."""
         with self._lock:
-            self._faults.append(Fault(method, re.compile(path), status, body, headers or {}, times))
+            self._faults.append(
+                Fault(method, re.compile(path), status, body, headers or {}, times, delay)
+            )
 
     def delay_next(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
         """Hold the next `times` matching requests for `seconds` before answering normally."""
