@@ -7,7 +7,9 @@ push adds nothing.
 
 The kill points: (a) accepted (recorded in the store) but not yet queued, (b) the check
 run created on GitHub but its answer not received, (c) a batch of annotations posted but
-its answer not received, (d) the run completed on GitHub but the answer lost.
+its answer not received, (d) the run completed on GitHub but the answer lost. Then two
+ways a job goes wrong without a clean kill: a worker stalled past its lease while another
+takes over, and a job whose process dies on every attempt.
 """
 
 from __future__ import annotations
