@@ -68,6 +68,7 @@ class Settings(BaseModel):
     rate_limit_wait: float = Field(default=5.0, ge=0)
     # Attempts of a job failing on GitHub 5xx, timeouts or rate limits, and the first
     # delay between them (doubling each time, with jitter), capped at `job_retry_max`.
+    # Also the attempts of a job whose process dies each time: the next one gives up.
     job_attempts: int = Field(default=5, ge=1, le=20)
     job_retry_delay: float = Field(default=15.0, ge=0)
     job_retry_max: float = Field(default=900.0, ge=0)

@@ -12,7 +12,9 @@ jitter (never sleeping in a worker for long); the last attempt, or any other fai
 still completes the run as `neutral` with the reason, so a student never looks at a check
 spinning forever. A worker killed midway leaves an evaluation whose lease runs out: a
 recovery sweep queues it again, and the next attempt reuses the run, skipping the
-annotations it already carries.
+annotations it already carries (or, when the run was already completed, only stores the
+report again for the dashboard). An evaluation whose every attempt died that way is not
+run again after `job_attempts` of them: its run completes saying it could not finish.
 """
 
 from __future__ import annotations
@@ -253,16 +255,11 @@ class Evaluator:
             if found is not None:
                 attempt.run_id, attempt.posted = found.id, found.annotations
                 if found.completed:
-                    # It got as far as completing the run before it stopped.
-                    self.store.mark_evaluation(
-                        claimed.id,
-                        EvaluationStatus.completed,
-                        check_run_id=found.id,
-                        conclusion=found.conclusion,
-                    )
-                    return "already_completed"
+                    return self._record_completed(gh, job, attempt, found, started)
             if newer is not None:
                 return self._supersede(gh, job, attempt, newer)
+            if claimed.attempts > self.settings.job_attempts:
+                return self._give_up(gh, job, attempt)
             course = None
             if not is_config_repository(job.full_name):
                 course = self.courses.current(gh, job.installation, job.owner)
@@ -275,8 +272,10 @@ class Evaluator:
                     )
                     return "ignored"
             if attempt.run_id is None:
+                self._still_held(claimed)
                 attempt.run_id = self._create_run(gh, job, claimed.id)
-                self.store.record_check_run(claimed.id, attempt.run_id)
+                if not self.store.record_check_run(claimed.id, claimed.attempts, attempt.run_id):
+                    raise LeaseLost(f"evaluation {claimed.id} was taken over")
         if course is None:
             completion, report = self._check_course_file(gh, job), None
         else:
@@ -284,8 +283,7 @@ class Evaluator:
                 gh, job, course, job.pushed_at or claimed.created_at
             )
         attempt.completion = completion
-        self.leases.check(claimed.id)
-        self._post(gh, job, attempt.run_id, completion, attempt.posted)
+        self._post(gh, job, attempt, completion)
         attempt.finished = True
         duration_ms = (time.perf_counter() - started) * 1000
         if report is None:
@@ -307,7 +305,62 @@ class Evaluator:
             self._queue_progress(job, course)
         return completion.conclusion
 
+    def _record_completed(
+        self, gh: GitHub, job: Job, attempt: Attempt, found: FoundRun, started: float
+    ) -> str:
+        """An earlier attempt completed the run and stopped before storing the result: the
+        report is made again for the dashboard (the engine gives the same one) and stored,
+        and nothing is posted; the run on GitHub stays as students saw it."""
+        claimed = attempt.claimed
+        # Whatever fails now must not post over the completed run.
+        attempt.finished = True
+        # A superseded commit's run has no report to go with it.
+        if found.conclusion != "skipped" and not is_config_repository(job.full_name):
+            course = self.courses.current(gh, job.installation, job.owner)
+            _, report = self._evaluate(gh, job, course, job.pushed_at or claimed.created_at)
+            if report is not None:
+                self.store.finish_evaluation(
+                    claimed.id,
+                    report,
+                    found.id,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    conclusion=found.conclusion,
+                )
+                # What the stopped attempt would have queued after storing the report.
+                self._queue_review(job)
+                self._queue_progress(job, course)
+                return "already_completed"
+        self.store.mark_evaluation(
+            claimed.id,
+            EvaluationStatus.completed,
+            check_run_id=found.id,
+            conclusion=found.conclusion,
+        )
+        return "already_completed"
+
     # --- Failures -------------------------------------------------------------------------
+
+    def _give_up(self, gh: GitHub, job: Job, attempt: Attempt) -> str:
+        """Every attempt so far stopped with its process (a job that kills its worker, e.g.
+        by running out of memory, would otherwise be taken up again forever): complete the
+        run saying so, without evaluating, and end the evaluation as failed."""
+        claimed = attempt.claimed
+        tried = claimed.attempts - 1
+        attempt.error = (
+            f"It was tried {tried} times without finishing, the process running it stopping "
+            "midway, so it is not tried again."
+        )
+        attempt.completion = could_not_finish(attempt.error)
+        self._complete_without_report(gh, job, attempt, attempt.completion)
+        attempt.finished = True
+        self.store.mark_evaluation(
+            claimed.id,
+            EvaluationStatus.failed,
+            check_run_id=attempt.run_id,
+            error=attempt.error,
+            conclusion=attempt.completion.conclusion,
+        )
+        return "gave_up"
 
     def _failed(self, gh: GitHub, job: Job, attempt: Attempt, exc: Exception) -> str:
         """Reschedule after a transient GitHub failure, else complete the run `neutral`."""
@@ -339,13 +392,18 @@ class Evaluator:
         posted = False
         if attempt.run_id is not None:
             try:
-                self.leases.check(claimed.id)
-                self._post(gh, job, attempt.run_id, attempt.completion, attempt.posted)
+                self._post(gh, job, attempt, attempt.completion)
                 posted = True
+            except LeaseLost:
+                # A later attempt runs the evaluation now (this one stalled past its lease):
+                # marking it failed would end that attempt's work, its run left spinning.
+                return "taken_over"
             except Exception as final:
                 # Nothing more can be shown on GitHub; the store and the log keep why.
-                if not isinstance(final, GitHubException | LeaseLost):
+                if not isinstance(final, GitHubException):
                     logger.exception("completing the run of %s@%s failed", job.full_name, job.sha)
+        elif not self.store.holds(claimed.id, claimed.attempts):
+            return "taken_over"
         if not posted:
             attempt.completion = None
         self.store.mark_evaluation(
@@ -412,12 +470,7 @@ class Evaluator:
         """Complete this evaluation's run (creating it if it has none) as `skipped`."""
         completion = superseded(job, newer)
         attempt.completion = completion
-        if attempt.run_id is None:
-            body = completion.create_body(self.settings.check_name, job.sha, job.delivery_id)
-            response = gh.rest.checks.create(job.owner, job.repo, data=body)  # type: ignore[arg-type]
-            attempt.run_id = int(response.json()["id"])
-        else:
-            self._post(gh, job, attempt.run_id, completion, attempt.posted)
+        self._complete_without_report(gh, job, attempt, completion)
         self.store.mark_evaluation(
             attempt.claimed.id,
             EvaluationStatus.skipped,
@@ -427,13 +480,34 @@ class Evaluator:
         )
         return "skipped"
 
-    def _post(
-        self, gh: GitHub, job: Job, run_id: int | None, completion: Completion, posted: int
+    def _complete_without_report(
+        self, gh: GitHub, job: Job, attempt: Attempt, completion: Completion
     ) -> None:
-        if run_id is None:
+        """Complete the attempt's run with `completion`, creating it completed if it has none."""
+        if attempt.run_id is None:
+            self._still_held(attempt.claimed)
+            body = completion.create_body(self.settings.check_name, job.sha, job.delivery_id)
+            response = gh.rest.checks.create(job.owner, job.repo, data=body)  # type: ignore[arg-type]
+            attempt.run_id = int(response.json()["id"])
+        else:
+            self._post(gh, job, attempt, completion)
+
+    def _post(self, gh: GitHub, job: Job, attempt: Attempt, completion: Completion) -> None:
+        """Post `completion` on the attempt's run, while the attempt still holds it."""
+        if attempt.run_id is None:
             raise RuntimeError("posting a result needs the check run")
-        for body in completion.requests(posted):
-            gh.rest.checks.update(job.owner, job.repo, run_id, data=body)  # type: ignore[arg-type]
+        for body in completion.requests(attempt.posted):
+            self._still_held(attempt.claimed)
+            gh.rest.checks.update(job.owner, job.repo, attempt.run_id, data=body)  # type: ignore[arg-type]
+
+    def _still_held(self, claimed: ClaimedEvaluation) -> None:
+        """Raise `LeaseLost` unless this attempt still runs the evaluation: checked in the
+        store before every write to GitHub, since this process may have stalled past its
+        lease (the warden's mark comes only at its next renewal) while a later attempt
+        took over and made or completed the run itself."""
+        self.leases.check(claimed.id)
+        if not self.store.holds(claimed.id, claimed.attempts):
+            raise LeaseLost(f"evaluation {claimed.id} was taken over")
 
     def _download(self, gh: GitHub, job: Job, target: Path) -> None:
         """Stream the commit's tarball (following GitHub's redirect) into `target`, capped."""

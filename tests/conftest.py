@@ -11,8 +11,9 @@ import pytest
 from checks import CriterionResult, Profile, Report, evaluate, load_profile
 from checks.registry import all_criteria
 
-# The fake GitHub and the app's fixtures, shared by the app, durability and review tests.
-pytest_plugins = ["tests.github.fixtures"]
+# The fake GitHub and the app's fixtures, shared by the app, durability and review tests;
+# the app as real processes, shared by the durability and load tests.
+pytest_plugins = ["tests.github.fixtures", "tests.durability.processes"]
 
 RepoFiles = Mapping[str, str | bytes]
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Select,
@@ -888,11 +889,7 @@ class Store:
             for evaluation_id, attempts in held.items():
                 renewed = session.execute(
                     update(Evaluation)
-                    .where(
-                        Evaluation.id == evaluation_id,
-                        Evaluation.attempts == attempts,
-                        Evaluation.status == EvaluationStatus.in_progress.value,
-                    )
+                    .where(*_held(evaluation_id, attempts))
                     .values(lease_until=until)
                 )
                 if renewed.rowcount != 1:
@@ -914,9 +911,26 @@ class Store:
             )
             return held.rowcount == 1
 
-    def record_check_run(self, evaluation_id: int, check_run_id: int) -> bool:
-        """Remember the check run an evaluation created, so a retry or a recovery reuses it."""
-        return self._update_evaluation(evaluation_id, {"check_run_id": check_run_id})
+    def holds(self, evaluation_id: int, attempts: int) -> bool:
+        """Whether attempt `attempts` still runs the evaluation: no later attempt took it
+        up, and it has not ended (nor been purged)."""
+        with self._session() as session:
+            return (
+                session.scalar(select(Evaluation.id).where(*_held(evaluation_id, attempts)))
+                is not None
+            )
+
+    def record_check_run(self, evaluation_id: int, attempts: int, check_run_id: int) -> bool:
+        """Remember the check run attempt `attempts` created, so a retry or a recovery
+        reuses it; only while that attempt still runs the evaluation (False otherwise: a
+        later attempt has its own run, which a stale one must not replace)."""
+        with self._session(write=True) as session:
+            recorded = session.execute(
+                update(Evaluation)
+                .where(*_held(evaluation_id, attempts))
+                .values(check_run_id=check_run_id)
+            )
+            return recorded.rowcount == 1
 
     def stale_evaluations(self, limit: int = 500) -> list[tuple[int, int]]:
         """Unfinished evaluations whose lease ran out, oldest first, as (id, attempts): the
@@ -1065,6 +1079,17 @@ def _pushed(columns: Any) -> Any:
 
 
 _UNFINISHED = [EvaluationStatus.queued.value, EvaluationStatus.in_progress.value]
+
+
+def _held(evaluation_id: int, attempts: int) -> tuple[ColumnElement[bool], ...]:
+    """The evaluation, while attempt `attempts` runs it (a later claim counts one more)."""
+    return (
+        Evaluation.id == evaluation_id,
+        Evaluation.attempts == attempts,
+        Evaluation.status == EvaluationStatus.in_progress.value,
+    )
+
+
 _ENDED = (EvaluationStatus.completed, EvaluationStatus.failed, EvaluationStatus.skipped)
 
 

@@ -6,120 +6,23 @@ left in progress, and redelivering everything adds nothing."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.durability.conftest import SMALL, free_port
+from tests.durability.conftest import SMALL
+from tests.durability.processes import Apps, post, wait_for
 from tests.github.fake_github import FakeGitHub
-from tests.github.github_helpers import APP_ID, WEBHOOK_SECRET, push_payload, sign
+from tests.github.github_helpers import push_payload
 
-SERVE = "import sys; from github_app.serve import serve; sys.exit(serve(sys.argv[1:]))"
 PUSHES = 12
 
 
-class Server:
-    """`mlops-mentor serve` in its own process group, so SIGKILL reaches every process."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log_path = log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Server:
-        env = {**self.env, "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port} --workers 2"}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", SERVE],
-                env=env,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        wait_for(lambda: httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200, 20)
-        return self
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=60)
-
-
-def wait_for(ready: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if ready():
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError("gave up waiting")
-
-
-@pytest.fixture
-def server_env(rsa_key: tuple[str, bytes], fake_github: FakeGitHub, tmp_path: Path) -> dict:
-    key = tmp_path / "app.pem"
-    key.write_text(rsa_key[0])
-    hidden = ("GITHUB_", "MLOPS_", "DATABASE_URL", "REDIS_URL", "PROMETHEUS_", "GUNICORN_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(hidden)}
-    env.update(
-        GITHUB_APP_ID=str(APP_ID),
-        GITHUB_PRIVATE_KEY_PATH=str(key),
-        GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        GITHUB_API_URL=fake_github.url,
-        MLOPS_MENTOR_DATA_DIR=str(tmp_path / "data"),
-        MLOPS_MENTOR_WORKERS="2",
-        # A killed job is taken up again 2 s after its worker's last sign of life.
-        MLOPS_MENTOR_JOB_LEASE_SECONDS="2",
-        MLOPS_MENTOR_HTTP_RETRIES="0",
-    )
-    return env
-
-
-@pytest.fixture
-def servers(server_env: dict, tmp_path: Path) -> Iterator[Callable[[], Server]]:
-    started: list[Server] = []
-
-    def start() -> Server:
-        server = Server(server_env, tmp_path / "server.log").start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-def post(url: str, body: bytes, delivery: str) -> httpx.Response:
-    headers = {
-        "X-GitHub-Event": "push",
-        "X-GitHub-Delivery": delivery,
-        "X-Hub-Signature-256": sign(body),
-        "Content-Type": "application/json",
-    }
-    return httpx.post(f"{url}/webhook", content=body, headers=headers, timeout=10)
-
-
 def test_sigkill_mid_burst_loses_nothing_and_leaves_nothing_spinning(
-    servers, fake_github: FakeGitHub, git_commit, tmp_path: Path
+    apps: Apps, fake_github: FakeGitHub, git_commit
 ) -> None:
     commits = [git_commit({**SMALL, "README.md": f"# version {i}\n"}) for i in range(PUSHES)]
     bodies = {}
@@ -131,7 +34,7 @@ def test_sigkill_mid_burst_loses_nothing_and_leaves_nothing_spinning(
     # Slow downloads keep jobs in the middle of their work when the kill comes.
     fake_github.delay_next("GET", r"/repos/.*/tarball/.*", 0.4, times=1000)
 
-    server = servers()
+    server = apps.server()
     acked: set[str] = set()
     lock = threading.Lock()
 
@@ -165,7 +68,7 @@ def test_sigkill_mid_burst_loses_nothing_and_leaves_nothing_spinning(
 
     # Started again on the same data; what GitHub did not get an answer for is redelivered
     # from the app's settings page, as an operator would.
-    server = servers()
+    apps.start(server)
     for delivery in sorted(set(bodies) - acked):
         assert post(server.url, bodies[delivery], delivery).status_code == 202
 

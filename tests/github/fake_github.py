@@ -5,7 +5,8 @@ It serves what the app uses: installation tokens (checking the app's JWT), check
 like codeload). It validates request bodies and queries the way GitHub does and answers
 422 in GitHub's error shape, so a request GitHub would refuse fails the test. Every call
 is recorded without credentials; faults and delays can be injected; state is inspectable
-(`check_runs`, `tokens`).
+(`check_runs`, `tokens`). A request can be held (`hold_next`) so that a test kills the app
+exactly while it waits for GitHub.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import base64
 import hashlib
 import itertools
 import json
+import queue
 import re
 import secrets
 import socket
 import threading
 import time
-from contextlib import nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -132,6 +135,34 @@ class Fault:
     delay: float = 0.0
     # Close the connection without an answer, as a dying proxy or a network cut does.
     drop: bool = False
+
+
+@dataclass
+class Hold:
+    """Requests held without an answer (see `FakeGitHub.hold_next`)."""
+
+    method: str
+    path: re.Pattern[str]
+    applied: bool
+    when: Callable[[Any], bool] | None
+    times: int
+    held: queue.Queue[Call] = field(default_factory=queue.Queue)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def matches(self, call: Call) -> bool:
+        return (
+            self.times > 0
+            and self.method == call.method
+            and self.path.fullmatch(call.path) is not None
+            and (self.when is None or self.when(call.json))
+        )
+
+    def wait(self, timeout: float = 30) -> Call:
+        """The next request held here, once the fake holds it."""
+        try:
+            return self.held.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no {self.method} {self.path.pattern} came to hold") from None
 
 
 @dataclass
@@ -300,6 +331,7 @@ class FakeGitHub(FakeIssues):
         self.requests_used: dict[int, int] = {}
         self._downloads: dict[str, tuple[str, str, str]] = {}
         self._faults: list[Fault] = []
+        self._holds: list[Hold] = []
         self._ids = itertools.count(1000)
         self._token_numbers = itertools.count(1)
         self._lock = threading.RLock()
@@ -343,6 +375,9 @@ class FakeGitHub(FakeIssues):
         return self
 
     def stop(self) -> None:
+        # Held requests end first: closing the server waits for every request's thread.
+        for hold in self._holds:
+            hold.released.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -406,10 +441,14 @@ class FakeGitHub(FakeIssues):
         body: Any = None,
         headers: dict[str, str] | None = None,
         times: int = 1,
+        delay: float = 0.0,
     ) -> None:
-        """Answer the next `times` requests matching `method` and the `path` regex with `status`."""
+        """Answer the next `times` requests matching `method` and the `path` regex with
+        `status` (after `delay` seconds)."""
         with self._lock:
-            self._faults.append(Fault(method, re.compile(path), status, body, headers or {}, times))
+            self._faults.append(
+                Fault(method, re.compile(path), status, body, headers or {}, times, delay)
+            )
 
     def delay_next(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
         """Hold the next `times` matching requests for `seconds` before answering normally."""
@@ -420,6 +459,25 @@ class FakeGitHub(FakeIssues):
         """Close the connection of the next `times` matching requests without an answer."""
         with self._lock:
             self._faults.append(Fault(method, re.compile(path), None, None, {}, times, drop=True))
+
+    def hold_next(
+        self,
+        method: str,
+        path: str,
+        *,
+        applied: bool = False,
+        when: Callable[[Any], bool] | None = None,
+        times: int = 1,
+    ) -> Hold:
+        """Hold the next `times` requests matching `method`, the `path` regex and `when` (a
+        predicate on the JSON body) until the fake stops, then close their connections
+        without an answer: the client waits as for a slow GitHub, so a test can kill it
+        exactly there (`Hold.wait` says when). With `applied`, GitHub applied the request
+        and only the answer is lost; without, the request never reached GitHub."""
+        hold = Hold(method, re.compile(path), applied, when, times)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
 
     def calls_to(self, method: str, path: str = ".*") -> list[Call]:
         regex = re.compile(path)
@@ -436,11 +494,16 @@ class FakeGitHub(FakeIssues):
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         call = self._record(request)
-        fault = self._take_fault(call)
+        hold = self._take_hold(call)
+        if hold is not None and not hold.applied:
+            return self._held(hold, call, environ)
+        fault = None if hold else self._take_fault(call)
         if fault is not None and fault.drop:
             environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
             return iter(())
         response = (self._injected(fault) if fault else None) or self._route(request, call)
+        if hold is not None:
+            return self._held(hold, call, environ)
         call.status = response.status_code
         if call.installation is not None:
             # Like GitHub: every request made with a token counts against its installation.
@@ -470,6 +533,22 @@ class FakeGitHub(FakeIssues):
         with self._lock:
             self.calls.append(call)
         return call
+
+    def _take_hold(self, call: Call) -> Hold | None:
+        with self._lock:
+            hold = next((h for h in self._holds if h.matches(call)), None)
+            if hold is not None:
+                hold.times -= 1
+            return hold
+
+    @staticmethod
+    def _held(hold: Hold, call: Call, environ: dict[str, Any]) -> Any:
+        hold.held.put(call)
+        hold.released.wait()
+        # The client is usually gone by now (killed): its socket may be closed already.
+        with suppress(OSError):
+            environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+        return iter(())
 
     def _take_fault(self, call: Call) -> Fault | None:
         with self._lock:

@@ -228,6 +228,33 @@ def test_faults_can_be_injected(http: httpx.Client, fake_github: FakeGitHub) -> 
     assert [c.status for c in fake_github.calls_to("GET", r"/repos/.*")] == [503, 503, 401]
 
 
+def test_a_held_request_gets_no_answer_and_is_applied_only_when_asked(
+    http: httpx.Client, fake_github: FakeGitHub, rsa_key
+) -> None:
+    auth = {"Authorization": f"token {token(http, rsa_key[0])}"}
+    runs = f"/repos/{OWNER}/{REPO}/check-runs"
+    lost = fake_github.hold_next("POST", r"/repos/.*/check-runs")
+    with pytest.raises(httpx.ReadTimeout):
+        http.post(runs, json={"name": "n", "head_sha": "a" * 40}, headers=auth, timeout=0.5)
+    assert lost.wait(timeout=1).method == "POST"
+    assert fake_github.check_runs == {}  # it never reached "GitHub"
+
+    run_id = http.post(runs, json={"name": "n", "head_sha": "a" * 40}, headers=auth).json()["id"]
+    done = fake_github.hold_next(
+        "PATCH", r"/repos/.*/check-runs/\d+", applied=True,
+        when=lambda body: body.get("status") == "completed",
+    )  # fmt: skip
+    # Only the request `when` picks is held.
+    in_progress = {"status": "in_progress"}
+    assert http.patch(f"{runs}/{run_id}", json=in_progress, headers=auth).status_code == 200
+    completed = {"status": "completed", "conclusion": "success"}
+    with pytest.raises(httpx.ReadTimeout):
+        http.patch(f"{runs}/{run_id}", json=completed, headers=auth, timeout=0.5)
+    assert done.wait(timeout=1).json["status"] == "completed"
+    # Applied on "GitHub"; only the answer was lost.
+    assert fake_github.check_runs[run_id].status == "completed"
+
+
 def test_contents_branches_and_repository_listing_behave_like_github(
     http: httpx.Client, fake_github: FakeGitHub, rsa_key
 ) -> None:

@@ -9,15 +9,13 @@ from pathlib import Path
 
 from github_app.store import Store, database_url
 from tests.durability.conftest import SMALL
-from tests.durability.test_restart import Server, post, server_env, wait_for
+from tests.durability.processes import Apps, post, wait_for
 from tests.github.fake_github import FakeGitHub
 from tests.github.github_helpers import push_payload
 
-__all__ = ["server_env"]  # the fixture, from the restart test
-
 
 def test_push_acknowledged_just_before_sigkill_is_evaluated_after_restart(
-    server_env: dict, fake_github: FakeGitHub, git_commit, tmp_path: Path
+    apps: Apps, fake_github: FakeGitHub, git_commit, tmp_path: Path
 ) -> None:
     commit = git_commit(SMALL)
     fake_github.add_commit("dtu-mlops-group-7", "mnist-project", commit.sha, commit.archive,
@@ -25,9 +23,8 @@ def test_push_acknowledged_just_before_sigkill_is_evaluated_after_restart(
     # The job cannot finish before the kill: its download is slow.
     fake_github.delay_next("GET", r"/repos/.*/tarball/.*", 5, times=1)
     body = json.dumps(push_payload(commit.sha, ref="refs/heads/main")).encode()
-    log = tmp_path / "server.log"
 
-    server = Server(server_env, log).start()
+    server = apps.server()
     assert post(server.url, body, "acked-then-killed").status_code == 202
     server.kill()
 
@@ -38,14 +35,11 @@ def test_push_acknowledged_just_before_sigkill_is_evaluated_after_restart(
     finally:
         store.close()
 
-    restarted = Server(server_env, log).start()
-    try:
-        wait_for(
-            lambda: [r.status for r in fake_github.check_runs.values()
-                     if r.head_sha == commit.sha and r.status == "completed"] != [],
-            60,
-        )  # fmt: skip
-    finally:
-        restarted.stop()
+    apps.start(server)
+    wait_for(
+        lambda: [r.status for r in fake_github.check_runs.values()
+                 if r.head_sha == commit.sha and r.status == "completed"] != [],
+        60,
+    )  # fmt: skip
     runs = [r for r in fake_github.check_runs.values() if r.head_sha == commit.sha]
     assert [r.status for r in runs] == ["completed"]

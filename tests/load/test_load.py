@@ -19,11 +19,10 @@ import httpx
 from github_app.store import Store, database_url
 from github_app.worker import COULD_NOT_FINISH
 from tests.durability.conftest import SMALL
-from tests.durability.test_restart import Server, server_env, wait_for
+from tests.durability.processes import Apps, wait_for
 from tests.github.fake_github import FakeGitHub
 from tests.github.github_helpers import push_payload, sign
 
-__all__ = ["server_env"]  # the fixture, from the restart test
 DELIVERIES = 1000
 GROUPS = 100
 SENDERS = 8
@@ -34,7 +33,7 @@ def fake_sha(i: int) -> str:
 
 
 def test_1000_deliveries_are_acknowledged_fast_and_all_completed(
-    server_env: dict, fake_github: FakeGitHub, git_commit, tmp_path: Path
+    apps: Apps, fake_github: FakeGitHub, git_commit, tmp_path: Path
 ) -> None:
     # One small tree for every push; each push is its own commit id on its own branch.
     archive = git_commit(SMALL).archive
@@ -48,55 +47,50 @@ def test_1000_deliveries_are_acknowledged_fast_and_all_completed(
         )
         bodies[f"load-{i}"] = json.dumps(payload).encode()
 
-    env = {**server_env, "MLOPS_MENTOR_WORKERS": "2"}
-    server = Server(env, tmp_path / "server.log")
-    server.start()
-    try:
-        latencies: dict[str, float] = {}
-        lock = threading.Lock()
-        local = threading.local()
+    server = apps.server()
+    latencies: dict[str, float] = {}
+    lock = threading.Lock()
+    local = threading.local()
 
-        def send(delivery: str) -> None:
-            if not hasattr(local, "client"):
-                local.client = httpx.Client(timeout=10)
-            body = bodies[delivery]
-            headers = {
-                "X-GitHub-Event": "push",
-                "X-GitHub-Delivery": delivery,
-                "X-Hub-Signature-256": sign(body),
-                "Content-Type": "application/json",
-            }
-            started = time.perf_counter()
-            response = local.client.post(f"{server.url}/webhook", content=body, headers=headers)
-            elapsed = time.perf_counter() - started
-            assert (response.status_code, response.json()["outcome"]) == (202, "queued")
-            with lock:
-                latencies[delivery] = elapsed
-
+    def send(delivery: str) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(timeout=10)
+        body = bodies[delivery]
+        headers = {
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": sign(body),
+            "Content-Type": "application/json",
+        }
         started = time.perf_counter()
-        with ThreadPoolExecutor(SENDERS) as pool:
-            for future in [pool.submit(send, d) for d in bodies]:
-                future.result()
-        sending = time.perf_counter() - started
+        response = local.client.post(f"{server.url}/webhook", content=body, headers=headers)
+        elapsed = time.perf_counter() - started
+        assert (response.status_code, response.json()["outcome"]) == (202, "queued")
+        with lock:
+            latencies[delivery] = elapsed
 
-        assert len(latencies) == DELIVERIES
-        ordered = sorted(latencies.values())
-        p99 = ordered[int(0.99 * len(ordered)) - 1]
-        assert max(ordered) < 5, f"slowest acknowledgement {max(ordered):.2f} s"
+    started = time.perf_counter()
+    with ThreadPoolExecutor(SENDERS) as pool:
+        for future in [pool.submit(send, d) for d in bodies]:
+            future.result()
+    sending = time.perf_counter() - started
 
-        def all_completed() -> bool:
-            runs = list(fake_github.check_runs.values())
-            return len(runs) >= DELIVERIES and all(r.status == "completed" for r in runs)
+    assert len(latencies) == DELIVERIES
+    ordered = sorted(latencies.values())
+    p99 = ordered[int(0.99 * len(ordered)) - 1]
+    assert max(ordered) < 5, f"slowest acknowledgement {max(ordered):.2f} s"
 
-        wait_for(all_completed, 90)
-        finished = time.perf_counter() - started
-    finally:
-        server.stop()
+    def all_completed() -> bool:
+        runs = list(fake_github.check_runs.values())
+        return len(runs) >= DELIVERIES and all(r.status == "completed" for r in runs)
+
+    wait_for(all_completed, 90)
+    finished = time.perf_counter() - started
 
     runs = list(fake_github.check_runs.values())
     assert sorted(r.head_sha for r in runs) == sorted(fake_sha(i) for i in range(DELIVERIES))
     assert {r.output["title"] for r in runs}.isdisjoint({COULD_NOT_FINISH})
-    store = Store(database_url(Path(server_env["MLOPS_MENTOR_DATA_DIR"])))
+    store = Store(database_url(tmp_path / "data"))
     try:
         assert store.unfinished_count() == 0
     finally:

@@ -838,7 +838,10 @@ def test_an_evaluation_is_taken_up_once_per_attempt(store: Store) -> None:
     # A second task for the same attempt finds it taken; the next attempt's task may run.
     assert store.claim_evaluation(evaluation_id, 0, lease_seconds=60) is None
     assert store.claim_evaluation(evaluation_id, 1, lease_seconds=60) is not None
-    assert store.record_check_run(evaluation_id, 555)
+    # Only the attempt running it (the second) may say which run is the evaluation's.
+    assert (store.holds(evaluation_id, 1), store.holds(evaluation_id, 2)) == (False, True)
+    assert not store.record_check_run(evaluation_id, 1, 444)
+    assert store.record_check_run(evaluation_id, 2, 555)
     assert store.claim_evaluation(evaluation_id, 2, 60).check_run_id == 555  # type: ignore[union-attr]
     store.mark_evaluation(evaluation_id, EvaluationStatus.failed, error="gave up")
     # An ended evaluation is never taken up again.
