@@ -87,6 +87,9 @@ def test_scan_command(
         "MLOPS_MENTOR_DATA_DIR": str(tmp_path / "scan-data"),
     }.items():
         monkeypatch.setenv(name, value)
+    # Its own store and queue in the data folder, not a shared one CI's environment names.
+    for shared in ("DATABASE_URL", "REDIS_URL"):
+        monkeypatch.delenv(shared, raising=False)
 
     assert main(["scan", "--installation", str(INSTALLATION)]) == 0
     out, err = capsys.readouterr()
