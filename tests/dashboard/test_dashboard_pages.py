@@ -7,9 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 
 from github_app.dashboard.charts import heatmap, score_chart
@@ -283,50 +285,44 @@ def test_the_score_chart_scales_time_and_score() -> None:
     assert single is not None and single.dots[0].x == (single.left + single.right) / 2
 
 
-def test_the_latest_run_is_of_the_commit_pushed_last(tmp_path: Path, seeded: Seeded) -> None:
-    store = Store(database_url(tmp_path / "order"))
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """An empty, migrated store of the test's own, for what the seeded one cannot show."""
+    store = Store(database_url(tmp_path / "own"))
     store.migrate()
-    try:
-        report = seeded.reports["rich"]
-        # GitHub delivered the push to `dev` (made second) before the one to `feature`.
-        for sha, branch, minute in (("2" * 40, "dev", 20), ("1" * 40, "feature", 10)):
-            pushed = datetime(2026, 1, 12, 9, minute, tzinfo=UTC)
-            evaluation = store.start_evaluation(1, SOLO, sha, branch, pushed_at=pushed)
-            store.finish_evaluation(evaluation, report, None, duration_ms=1.0)
-        [row] = overview(store).groups
-        assert row.latest is not None and row.latest.branch == "dev"
-        detail = group(store, SOLO.id)
-        assert detail is not None and detail.latest == row.latest
-    finally:
-        store.close()
+    yield store
+    store.close()
+
+
+def test_the_latest_run_is_of_the_commit_pushed_last(store: Store, seeded: Seeded) -> None:
+    report = seeded.reports["rich"]
+    # GitHub delivered the push to `dev` (made second) before the one to `feature`.
+    for sha, branch, minute in (("2" * 40, "dev", 20), ("1" * 40, "feature", 10)):
+        pushed = datetime(2026, 1, 12, 9, minute, tzinfo=UTC)
+        evaluation = store.start_evaluation(1, SOLO, sha, branch, pushed_at=pushed)
+        store.finish_evaluation(evaluation, report, None, duration_ms=1.0)
+    [row] = overview(store).groups
+    assert row.latest is not None and row.latest.branch == "dev"
+    detail = group(store, SOLO.id)
+    assert detail is not None and detail.latest == row.latest
 
 
 def test_a_commit_merged_onto_the_default_branch_is_its_latest_run(
-    tmp_path: Path, seeded: Seeded
+    store: Store, seeded: Seeded
 ) -> None:
-    store = Store(database_url(tmp_path / "merge"))
-    store.migrate()
-    try:
-        report = seeded.reports["rich"]
-        for sha, branch, minute in (("1" * 40, "main", 10), ("2" * 40, "feature", 20)):
-            pushed = datetime(2026, 1, 12, 9, minute, tzinfo=UTC)
-            evaluation = store.start_evaluation(1, GROUP_9, sha, branch, pushed_at=pushed)
-            store.finish_evaluation(evaluation, report, None, duration_ms=1.0)
-        [row] = overview(store).groups
-        assert row.latest is not None and row.latest.branch == "main"
-        # Fast-forwarded onto main: the same commit, so no new evaluation, but main's state.
-        store.record_push(1, GROUP_9, "main", "carol", [PushedCommit(sha="2" * 40)])
-        [row] = overview(store).groups
-        assert row.latest is not None and row.latest.sha == "2" * 40
-    finally:
-        store.close()
+    report = seeded.reports["rich"]
+    for sha, branch, minute in (("1" * 40, "main", 10), ("2" * 40, "feature", 20)):
+        pushed = datetime(2026, 1, 12, 9, minute, tzinfo=UTC)
+        evaluation = store.start_evaluation(1, GROUP_9, sha, branch, pushed_at=pushed)
+        store.finish_evaluation(evaluation, report, None, duration_ms=1.0)
+    [row] = overview(store).groups
+    assert row.latest is not None and row.latest.branch == "main"
+    # Fast-forwarded onto main: the same commit, so no new evaluation, but main's state.
+    store.record_push(1, GROUP_9, "main", "carol", [PushedCommit(sha="2" * 40)])
+    [row] = overview(store).groups
+    assert row.latest is not None and row.latest.sha == "2" * 40
 
 
-def test_queries_on_an_empty_store(tmp_path: Path) -> None:
-    store = Store(database_url(tmp_path / "empty"))
-    store.migrate()
-    try:
-        assert overview(store).groups == [] and overview(store).criteria == []
-        assert group(store, 1) is None
-    finally:
-        store.close()
+def test_queries_on_an_empty_store(store: Store) -> None:
+    assert overview(store).groups == [] and overview(store).criteria == []
+    assert group(store, 1) is None
