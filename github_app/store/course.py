@@ -358,7 +358,7 @@ class CourseRecords:
         self, session: Session, installation_id: int, repository: RepositoryInfo, now: datetime
     ) -> None:
         # Raises `InstallationRemoved` for an uninstalled account: nothing is re-created.
-        self.store._ensure_repository(session, installation_id, repository, now)
+        self.store._ensure_repository(session.connection(), installation_id, repository, now)
 
 
 def _default_branch_reports(installation_id: int) -> tuple[Any, ...]:

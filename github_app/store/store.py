@@ -518,7 +518,7 @@ class Store:
         now = self._now()
         with self._session(write=True) as session:
             for repository in repositories:
-                self._ensure_repository(session, installation_id, repository, now)
+                self._ensure_repository(session.connection(), installation_id, repository, now)
 
     def remove_repositories(
         self, installation_id: int, repository_ids: Sequence[int]
@@ -571,7 +571,7 @@ class Store:
         Raises `InstallationRemoved` for a removed installation."""
         now = self._now()
         with self._session(write=True) as session:
-            self._ensure_repository(session, installation_id, repository, now)
+            self._ensure_repository(session.connection(), installation_id, repository, now)
             if not commits:
                 return 0
             rows = _commit_rows(repository.id, branch, pusher, commits, now)
@@ -598,7 +598,7 @@ class Store:
         its id. Raises `InstallationRemoved` for a removed installation."""
         now = self._now()
         with self._session(write=True) as session:
-            self._ensure_repository(session, installation_id, repository, now)
+            self._ensure_repository(session.connection(), installation_id, repository, now)
             evaluation = Evaluation(
                 repository_id=repository.id,
                 sha=sha,
@@ -798,7 +798,7 @@ class Store:
             ).scalar_one_or_none()
             if claimed is None:
                 return AcceptedJob(outcome="duplicate_delivery")
-            self._ensure_repository_on(conn, installation_id, repository, now)
+            self._ensure_repository(conn, installation_id, repository, now)
             if branch is not None and commits:
                 conn.execute(
                     intake.commits, _commit_rows(repository.id, branch, pusher, commits, now)
@@ -1030,11 +1030,6 @@ class Store:
         return dialect.insert(model)
 
     def _ensure_repository(
-        self, session: Session, installation_id: int, repository: RepositoryInfo, now: datetime
-    ) -> None:
-        self._ensure_repository_on(session.connection(), installation_id, repository, now)
-
-    def _ensure_repository_on(
         self, conn: Connection, installation_id: int, repository: RepositoryInfo, now: datetime
     ) -> None:
         # An app installed before the store existed sends pushes for an installation we
