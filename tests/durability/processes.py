@@ -21,7 +21,7 @@ import pytest
 
 from tests.durability.conftest import free_port
 from tests.github.fake_github import FakeGitHub
-from tests.github.github_helpers import APP_ID, WEBHOOK_SECRET, sign
+from tests.github.github_helpers import process_env, sign
 
 SERVE = "import sys; from github_app.serve import serve; sys.exit(serve(sys.argv[1:]))"
 WORKER = "import sys; from github_app.cli import main; sys.exit(main(['worker']))"
@@ -140,16 +140,8 @@ def post(url: str, body: bytes, delivery: str, timeout: float = 10) -> httpx.Res
 def server_env(rsa_key: tuple[str, bytes], fake_github: FakeGitHub, tmp_path: Path) -> dict:
     """The environment of the app's processes: the fake GitHub, a data folder in
     tmp_path, short leases, nothing of the caller's own configuration."""
-    key = tmp_path / "app.pem"
-    key.write_text(rsa_key[0])
-    hidden = ("GITHUB_", "MLOPS_", "DATABASE_URL", "REDIS_URL", "PROMETHEUS_", "GUNICORN_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(hidden)}
+    env = process_env(rsa_key[0], fake_github.url, tmp_path)
     env.update(
-        GITHUB_APP_ID=str(APP_ID),
-        GITHUB_PRIVATE_KEY_PATH=str(key),
-        GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        GITHUB_API_URL=fake_github.url,
-        MLOPS_MENTOR_DATA_DIR=str(tmp_path / "data"),
         MLOPS_MENTOR_WORKERS="2",
         # A killed job is taken up again 2 s after its worker's last sign of life.
         MLOPS_MENTOR_JOB_LEASE_SECONDS="2",

@@ -3,7 +3,6 @@ purge`, and the AI review queued as its own task after the main run."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,12 @@ from github_app.review.settings import ReviewSettings
 from github_app.store import RepositoryInfo, Store, database_url
 from tests.durability.conftest import SMALL
 from tests.github.fake_github import FakeGitHub
-from tests.github.github_helpers import APP_ID, WEBHOOK_SECRET, deliver, drain, push_payload
+from tests.github.github_helpers import (
+    deliver,
+    drain,
+    process_env,
+    push_payload,
+)
 from tests.review.fake_llm import FakeLLM
 
 CLI = [sys.executable, "-m", "github_app.cli"]
@@ -27,18 +31,7 @@ CLI = [sys.executable, "-m", "github_app.cli"]
 
 @pytest.fixture
 def cli_env(rsa_key: tuple[str, bytes], fake_github: FakeGitHub, tmp_path: Path) -> dict:
-    key = tmp_path / "app.pem"
-    key.write_text(rsa_key[0])
-    hidden = ("GITHUB_", "MLOPS_", "DATABASE_URL", "REDIS_URL", "PROMETHEUS_", "LLM_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(hidden)}
-    env.update(
-        GITHUB_APP_ID=str(APP_ID),
-        GITHUB_PRIVATE_KEY_PATH=str(key),
-        GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        GITHUB_API_URL=fake_github.url,
-        MLOPS_MENTOR_DATA_DIR=str(tmp_path / "data"),
-    )
-    return env
+    return process_env(rsa_key[0], fake_github.url, tmp_path)
 
 
 def test_a_separate_worker_process_runs_what_the_web_process_queued(

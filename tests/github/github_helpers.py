@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import tarfile
 import uuid
 import zlib
@@ -26,6 +27,26 @@ INSTALLATION = 77
 WEBHOOK_SECRET = "whsec-test-1f2e3d4c5b6a"
 OWNER = "dtu-mlops-group-7"
 REPO = "mnist-project"
+# The caller's own configuration, never passed on to an app process a test starts.
+_OWN_CONFIGURATION = (
+    "GITHUB_", "MLOPS_", "DATABASE_URL", "REDIS_URL", "PROMETHEUS_", "GUNICORN_", "LLM_",
+)  # fmt: skip
+
+
+def process_env(private_key: str, github_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of an app process a test starts: the app's key (written to a file),
+    the fake GitHub, a data folder in tmp_path and nothing of the caller's configuration."""
+    key = tmp_path / "app.pem"
+    key.write_text(private_key)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_CONFIGURATION)}
+    env.update(
+        GITHUB_APP_ID=str(APP_ID),
+        GITHUB_PRIVATE_KEY_PATH=str(key),
+        GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        GITHUB_API_URL=github_url,
+        MLOPS_MENTOR_DATA_DIR=str(tmp_path / "data"),
+    )
+    return env
 
 
 def queue_of(app: Flask) -> HueyJobQueue:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.github.fake_github import FakeGitHub
-from tests.github.github_helpers import APP_ID, WEBHOOK_SECRET, sign
+from tests.github.github_helpers import process_env, sign
 
 SERVE = "import sys; from github_app.serve import serve; sys.exit(serve(sys.argv[1:]))"
 
@@ -29,18 +29,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def server_env(rsa_key: tuple[str, bytes], fake_github: FakeGitHub, tmp_path: Path) -> dict:
-    key = tmp_path / "app.pem"
-    key.write_text(rsa_key[0])
-    hidden = ("GITHUB_", "MLOPS_", "DATABASE_URL", "REDIS_URL", "PROMETHEUS_", "GUNICORN_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(hidden)}
-    env.update(
-        GITHUB_APP_ID=str(APP_ID),
-        GITHUB_PRIVATE_KEY_PATH=str(key),
-        GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        GITHUB_API_URL=fake_github.url,
-        MLOPS_MENTOR_DATA_DIR=str(tmp_path / "data"),
-    )
-    return env
+    return process_env(rsa_key[0], fake_github.url, tmp_path)
 
 
 @pytest.fixture
