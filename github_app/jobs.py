@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from github_app.logs import LOGGER
 from github_app.settings import Settings
 from github_app.store import ClaimedEvaluation, PushedCommit, RepositoryInfo, Store
+from github_app.store.group_commit import GroupCommit
 from github_app.store.write_lock import WriteLock
 
 logger = logging.getLogger(LOGGER)
@@ -40,6 +41,10 @@ _POLL = 0.05
 # lock on every delivery made a burst of deliveries queue up behind each other, while
 # `queue_size` only needs to be roughly right to stop a flood.
 _PENDING_TTL = 1.0
+
+
+# huey's own statement (`SqliteStorage.enqueue`).
+_INSERT_TASK = "insert into task (queue, data, priority) values (?, ?, ?)"
 
 
 class DurableSqliteStorage(SqliteStorage):
@@ -54,7 +59,16 @@ class DurableSqliteStorage(SqliteStorage):
     def __init__(self, name: str = "huey", filename: str = "huey.db", **kwargs: Any) -> None:
         # Before huey's own set-up, which already writes (its tables).
         self.write_lock = WriteLock(Path(filename))
+        # A burst's tasks are inserted together, as the store takes its deliveries. One
+        # statement each, which SQLite undoes alone when it fails: no savepoint needed.
+        self._enqueues: GroupCommit[sqlite3.Cursor] = GroupCommit(
+            lambda: self.db(commit=True), lambda _cursor: nullcontext()
+        )
         super().__init__(name, filename, **kwargs)
+
+    def enqueue(self, data: bytes, priority: int | None = None) -> None:
+        row = (self.name, self.to_blob(data), priority or 0)
+        self._enqueues.run(lambda cursor: cursor.execute(_INSERT_TASK, row))
 
     def _create_connection(self) -> sqlite3.Connection:
         conn = super()._create_connection()

@@ -39,6 +39,7 @@ from sqlalchemy.schema import CreateColumn
 
 from checks.models import Report
 from github_app.logs import REDACTOR
+from github_app.store.group_commit import GroupCommit
 from github_app.store.intake import Intake
 from github_app.store.models import (
     SCHEMA_VERSION,
@@ -325,6 +326,9 @@ class Store:
             _configure_sqlite(self.engine)
         self._writer = self.engine.execution_options(**{_WRITE: True})
         self._intake = Intake(self.dialect)
+        self._deliveries = GroupCommit(
+            lambda: self._connection(write=True), Connection.begin_nested
+        )
         self._write_lock = (
             WriteLock(Path(str(parsed.database))) if self.dialect == "sqlite" else None
         )
@@ -786,7 +790,8 @@ class Store:
         installation (nothing is written then)."""
         now = self._now()
         intake = self._intake
-        with self._connection(write=True) as conn:
+
+        def accept(conn: Connection) -> AcceptedJob:
             claimed = conn.execute(
                 intake.claim,
                 {
@@ -832,6 +837,9 @@ class Store:
                 },
             ).scalar_one()
             return AcceptedJob(outcome="queued", evaluation_id=evaluation_id)
+
+        # Committed together with the deliveries other threads take meanwhile.
+        return self._deliveries.run(accept)
 
     def claim_evaluation(
         self, evaluation_id: int, attempt: int, lease_seconds: float

@@ -1,0 +1,108 @@
+"""Deliveries that arrive together are committed together, each with its own outcome: a
+burst's writes queued behind the write lock go in one transaction, a failing one leaves
+its neighbours committed, and none returns before its commit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from huey import Huey
+
+from github_app.jobs import DurableSqliteStorage
+from github_app.store import InstallationRemoved, RepositoryInfo, Store, database_url
+from tests.store.test_write_lock import HOLD
+
+REPO = RepositoryInfo(id=7, full_name="org/group", default_branch="main")
+REMOVED = 9
+
+
+def accept(store: Store, delivery: str, installation: int = 1) -> str:
+    return store.accept_job(
+        delivery_id=delivery,
+        event_name="push",
+        installation_id=installation,
+        repository=REPO if installation == 1 else RepositoryInfo(id=8, full_name="org/gone"),
+        sha=f"{abs(hash(delivery)):040x}"[:40],
+        branch=delivery,
+        trigger="push",
+        lease_seconds=60,
+    ).outcome
+
+
+def while_locked(database: Path, writes: list[Callable[[], object]]) -> list[object]:
+    """Run `writes` in threads of their own while another process holds the database's
+    write lock, so that they all queue; then release it. Each one's result or exception."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(database)], stdout=subprocess.PIPE, text=True
+    )
+    results: list[object] = [None] * len(writes)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = writes[i]()
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(writes))]
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        assert all(t.is_alive() for t in threads), "a write went ahead of the lock's holder"
+    finally:
+        holder.kill()
+        holder.wait()
+    for thread in threads:
+        thread.join(10)
+    assert not any(t.is_alive() for t in threads), "a write was never answered"
+    return results
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store(database_url(tmp_path))
+    store.migrate()
+    store.remove_installation(REMOVED)
+    yield store
+    store.close()
+
+
+def test_a_burst_queued_behind_the_lock_gets_every_outcome_right(store: Store) -> None:
+    deliveries = [f"d-{i}" for i in range(12)]
+    writes = [lambda d=d: accept(store, d) for d in deliveries]
+    # A redelivery in the same burst, and a push for an installation removed meanwhile.
+    writes += [lambda: accept(store, "d-3"), lambda: accept(store, "gone", REMOVED)]
+    results = while_locked(Path(store.engine.url.database or ""), writes)
+
+    assert sorted([results[3], results[12]]) == ["duplicate_delivery", "queued"]
+    assert [r for i, r in enumerate(results[:12]) if i != 3] == ["queued"] * 11
+    assert isinstance(results[13], InstallationRemoved)
+    assert {e.branch for e in store.evaluations_for(REPO.full_name)} == set(deliveries)
+    # The refused delivery wrote nothing: its id is still free.
+    assert store.claim_delivery("gone", "push", REMOVED)
+
+
+def test_one_thread_alone_is_answered_at_once(store: Store) -> None:
+    started = time.perf_counter()
+    assert accept(store, "alone") == "queued"
+    assert time.perf_counter() - started < 1
+    assert [e.branch for e in store.evaluations_for(REPO.full_name)] == ["alone"]
+
+
+def test_queued_tasks_of_a_burst_are_each_stored_once(tmp_path: Path) -> None:
+    huey = Huey("burst", storage_class=DurableSqliteStorage, filename=str(tmp_path / "q.db"))
+    storage = huey.storage
+    assert isinstance(storage, DurableSqliteStorage)
+    tasks = [f"task-{i}".encode() for i in range(40)]
+    results = while_locked(tmp_path / "q.db", [lambda t=t: storage.enqueue(t) for t in tasks])
+    assert results == [None] * len(tasks)
+    assert sorted(bytes(storage.dequeue()) for _ in tasks) == sorted(tasks)
+    assert storage.dequeue() is None
+    storage.close()
