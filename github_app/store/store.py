@@ -849,27 +849,33 @@ class Store:
         the caller for `lease_seconds`. None when another task took it up first, it has
         ended, or it was purged: the caller then has nothing to do."""
         now = self._now()
-        with self._session(write=True) as session:
-            taken = session.execute(
-                update(Evaluation)
-                .where(
-                    Evaluation.id == evaluation_id,
-                    Evaluation.attempts == attempt,
-                    Evaluation.status.in_(_UNFINISHED),
-                )
-                .values(
-                    status=EvaluationStatus.in_progress.value,
-                    attempts=attempt + 1,
-                    lease_until=now + timedelta(seconds=lease_seconds),
-                )
+        taking = (
+            update(Evaluation)
+            .where(
+                Evaluation.id == evaluation_id,
+                Evaluation.attempts == attempt,
+                Evaluation.status.in_(_UNFINISHED),
             )
-            if taken.rowcount != 1:
+            .values(
+                status=EvaluationStatus.in_progress.value,
+                attempts=attempt + 1,
+                lease_until=now + timedelta(seconds=lease_seconds),
+            )
+        )
+        # Only the claim holds the write lock (deliveries wait for it); what was claimed is
+        # read afterwards, ours by the lease.
+        with self._connection(write=True) as conn:
+            if conn.execute(taking).rowcount != 1:
                 return None
-            evaluation, repository = session.execute(
+        with self._session() as session:
+            row = session.execute(
                 select(Evaluation, Repository)
                 .join(Repository)
-                .where(Evaluation.id == evaluation_id)
-            ).one()
+                .where(*_held(evaluation_id, attempt + 1))
+            ).first()
+            if row is None:  # purged, or ended, since
+                return None
+            evaluation, repository = row
             return ClaimedEvaluation(
                 id=evaluation.id,
                 attempts=evaluation.attempts,
@@ -932,13 +938,10 @@ class Store:
         """Remember the check run attempt `attempts` created, so a retry or a recovery
         reuses it; only while that attempt still runs the evaluation (False otherwise: a
         later attempt has its own run, which a stale one must not replace)."""
-        with self._session(write=True) as session:
-            recorded = session.execute(
-                update(Evaluation)
-                .where(*_held(evaluation_id, attempts))
-                .values(check_run_id=check_run_id)
-            )
-            return recorded.rowcount == 1
+        held = _held(evaluation_id, attempts)
+        recording = update(Evaluation).where(*held).values(check_run_id=check_run_id)
+        with self._connection(write=True) as conn:
+            return conn.execute(recording).rowcount == 1
 
     def stale_evaluations(self, limit: int = 500) -> list[tuple[int, int]]:
         """Unfinished evaluations whose lease ran out, oldest first, as (id, attempts): the
@@ -1069,11 +1072,11 @@ class Store:
         )
 
     def _update_evaluation(self, evaluation_id: int, values: dict[str, Any]) -> bool:
-        with self._session(write=True) as session:
-            result = session.execute(
-                update(Evaluation).where(Evaluation.id == evaluation_id).values(**values)
-            )
-            return result.rowcount == 1
+        # Built before the write lock is taken, run without the ORM's unit of work: the
+        # deliveries of a burst wait while a job holds the lock.
+        updating = update(Evaluation).where(Evaluation.id == evaluation_id).values(**values)
+        with self._connection(write=True) as conn:
+            return conn.execute(updating).rowcount == 1
 
 
 def _pushed(columns: Any) -> Any:
