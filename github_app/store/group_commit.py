@@ -82,6 +82,10 @@ class GroupCommit(Generic[C]):
                 # Taken once the write lock is ours: everything that queued while we waited.
                 with self._lock:
                     batch, self._waiting = self._waiting, []
+                if len(batch) == 1:
+                    # Alone (the usual case outside a burst): the transaction is its savepoint.
+                    batch[0].result = batch[0].work(connection)
+                    return
                 for write in batch:
                     try:
                         with self._savepoint(connection):
