@@ -253,7 +253,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run with less work")
     args = parser.parse_args()
     ack_pushes, sizes, repeat, e2e_pushes, calls_pushes, memory_mb = (
-        (40, [100, 1000], 1, 3, 2, 40) if args.quick else (300, [100, 1000, 10000], 3, 20, 10, 200)
+        (40, [100, 1000], 1, 3, 2, 40) if args.quick else (600, [100, 1000, 10000], 3, 20, 10, 200)
     )
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     key = private_key()
