@@ -8,14 +8,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 from huey import Huey
+from sqlalchemy import text
 
 from github_app.jobs import DurableSqliteStorage
-from github_app.store import InstallationRemoved, RepositoryInfo, Store, database_url
+from github_app.store import InstallationRemoved, RepositoryInfo, Store
 from tests.store.test_write_lock import HOLD
 
 REPO = RepositoryInfo(id=7, full_name="org/group", default_branch="main")
@@ -35,12 +37,38 @@ def accept(store: Store, delivery: str, installation: int = 1) -> str:
     ).outcome
 
 
-def while_locked(database: Path, writes: list[Callable[[], object]]) -> list[object]:
-    """Run `writes` in threads of their own while another process holds the database's
-    write lock, so that they all queue; then release it. Each one's result or exception."""
+@contextmanager
+def sqlite_lock_held(database: Path) -> Iterator[None]:
+    """The file's write lock, held by another process."""
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD, str(database)], stdout=subprocess.PIPE, text=True
     )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@contextmanager
+def writes_held(store: Store) -> Iterator[None]:
+    """Every write of `store` held up by another writer until the block ends."""
+    if store.dialect == "sqlite":
+        with sqlite_lock_held(Path(store.engine.url.database or "")):
+            yield
+        return
+    # PostgreSQL: another session's table lock stops every delivery's first insert.
+    with store.engine.begin() as conn:
+        conn.execute(text("LOCK TABLE deliveries IN EXCLUSIVE MODE"))
+        yield
+
+
+def while_held(
+    held: AbstractContextManager[None], writes: list[Callable[[], object]]
+) -> list[object]:
+    """Run `writes` in threads of their own while `held` holds them up, so that they all
+    queue; then let them go. Each one's result or exception."""
     results: list[object] = [None] * len(writes)
 
     def run(i: int) -> None:
@@ -50,15 +78,11 @@ def while_locked(database: Path, writes: list[Callable[[], object]]) -> list[obj
             results[i] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(writes))]
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    with held:
         for thread in threads:
             thread.start()
         time.sleep(0.5)
         assert all(t.is_alive() for t in threads), "a write went ahead of the lock's holder"
-    finally:
-        holder.kill()
-        holder.wait()
     for thread in threads:
         thread.join(10)
     assert not any(t.is_alive() for t in threads), "a write was never answered"
@@ -66,8 +90,8 @@ def while_locked(database: Path, writes: list[Callable[[], object]]) -> list[obj
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store(database_url(tmp_path))
+def store(db_url: str) -> Iterator[Store]:
+    store = Store(db_url)
     store.migrate()
     store.remove_installation(REMOVED)
     yield store
@@ -79,7 +103,7 @@ def test_a_burst_queued_behind_the_lock_gets_every_outcome_right(store: Store) -
     writes = [lambda d=d: accept(store, d) for d in deliveries]
     # A redelivery in the same burst, and a push for an installation removed meanwhile.
     writes += [lambda: accept(store, "d-3"), lambda: accept(store, "gone", REMOVED)]
-    results = while_locked(Path(store.engine.url.database or ""), writes)
+    results = while_held(writes_held(store), writes)
 
     assert sorted([results[3], results[12]]) == ["duplicate_delivery", "queued"]
     assert [r for i, r in enumerate(results[:12]) if i != 3] == ["queued"] * 11
@@ -101,7 +125,8 @@ def test_queued_tasks_of_a_burst_are_each_stored_once(tmp_path: Path) -> None:
     storage = huey.storage
     assert isinstance(storage, DurableSqliteStorage)
     tasks = [f"task-{i}".encode() for i in range(40)]
-    results = while_locked(tmp_path / "q.db", [lambda t=t: storage.enqueue(t) for t in tasks])
+    enqueues = [lambda t=t: storage.enqueue(t) for t in tasks]
+    results = while_held(sqlite_lock_held(tmp_path / "q.db"), enqueues)
     assert results == [None] * len(tasks)
     assert sorted(bytes(storage.dequeue()) for _ in tasks) == sorted(tasks)
     assert storage.dequeue() is None

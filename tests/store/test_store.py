@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -28,7 +26,6 @@ from github_app.store import (
     database_url,
 )
 
-PG_URL = os.environ.get("DATABASE_URL", "").strip()
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SHA_A, SHA_B, SHA_C = "a" * 40, "b" * 40, "c" * 40
 REPO = RepositoryInfo(id=101, full_name="dtu-group-7/mlops-project", default_branch="main")
@@ -59,31 +56,6 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file in tmp_path, or a PostgreSQL schema of its own
-    (created and dropped here, so an existing database's tables are never touched)."""
-    if request.param == "sqlite":
-        yield database_url(tmp_path / "data")
-        return
-    if not PG_URL:
-        pytest.skip("PostgreSQL tests need DATABASE_URL (e.g. postgresql://user@host/db)")
-    schema = f"mlops_mentor_test_{uuid.uuid4().hex[:12]}"
-    admin = Store(PG_URL).engine
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield (
-            admin.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-                hide_password=False
-            )
-        )
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
