@@ -1,15 +1,20 @@
-"""Shared fixtures: repositories built in tmp_path, and running one criterion on them."""
+"""Shared fixtures: repositories built in tmp_path, running one criterion on them, and a
+PostgreSQL schema of a test's own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from checks import CriterionResult, Profile, Report, evaluate, load_profile
 from checks.registry import all_criteria
+from github_app.store import Store
 
 # The fake GitHub and the app's fixtures, shared by the app, durability and review tests;
 # the app as real processes, shared by the durability and load tests.
@@ -85,3 +90,23 @@ def run_criterion(
         return report.result(criterion_id)
 
     return run
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL schema of this test's own in the database at DATABASE_URL (dropped
+    afterwards); skipped without DATABASE_URL."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        pytest.skip("PostgreSQL tests need DATABASE_URL (e.g. postgresql://user@host/db)")
+    schema = f"mlops_mentor_test_{uuid.uuid4().hex[:12]}"
+    admin = Store(url).engine
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        options = {"options": f"-csearch_path={schema}"}
+        yield admin.url.update_query_dict(options).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -11,14 +11,11 @@ import shutil
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
 
-from github_app.store import Store
 from tests.github.fake_github import FakeGitHub
 from tests.github.fixtures import Commit
 from tests.github.github_helpers import INSTALLATION, OWNER, REPO
@@ -94,23 +91,3 @@ def queued_app(make_app: Callable[..., Flask], start_consumer: Callable) -> Call
         return app
 
     return make
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL schema of this test's own in the database at DATABASE_URL (dropped
-    afterwards); skipped without DATABASE_URL."""
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if not url:
-        pytest.skip("PostgreSQL tests need DATABASE_URL (e.g. postgresql://user@host/db)")
-    schema = f"mlops_mentor_test_{uuid.uuid4().hex[:12]}"
-    admin = Store(url).engine
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        options = {"options": f"-csearch_path={schema}"}
-        yield admin.url.update_query_dict(options).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
