@@ -353,14 +353,18 @@ class Evaluator:
         attempt.completion = could_not_finish(attempt.error)
         self._complete_without_report(gh, job, attempt, attempt.completion)
         attempt.finished = True
+        self._mark_failed(attempt, attempt.completion.conclusion)
+        return "gave_up"
+
+    def _mark_failed(self, attempt: Attempt, conclusion: str | None) -> None:
+        """End the evaluation as failed, with why and its run's conclusion (None: not shown)."""
         self.store.mark_evaluation(
-            claimed.id,
+            attempt.claimed.id,
             EvaluationStatus.failed,
             check_run_id=attempt.run_id,
             error=attempt.error,
-            conclusion=attempt.completion.conclusion,
+            conclusion=conclusion,
         )
-        return "gave_up"
 
     def _failed(self, gh: GitHub, job: Job, attempt: Attempt, exc: Exception) -> str:
         """Reschedule after a transient GitHub failure, else complete the run `neutral`."""
@@ -406,13 +410,7 @@ class Evaluator:
             return "taken_over"
         if not posted:
             attempt.completion = None
-        self.store.mark_evaluation(
-            claimed.id,
-            EvaluationStatus.failed,
-            check_run_id=attempt.run_id,
-            error=attempt.error,
-            conclusion="neutral" if posted else None,
-        )
+        self._mark_failed(attempt, "neutral" if posted else None)
         return "neutral" if posted else "error"
 
     def retry_delay(self, exc: BaseException, attempts: int) -> float | None:
