@@ -221,8 +221,9 @@ def ack_times(
     web_workers: int,
     separate: int,
     shared: dict[str, str],
-) -> tuple[list[float], dict[int, int], float, int, float]:
-    """(b): signed pushes to `mlops-mentor serve` from `senders` threads; latency of each.
+) -> tuple[list[float], dict[int, int], float, int, float, float]:
+    """(b): signed pushes to `mlops-mentor serve` from `senders` threads; latency of each,
+    and the CPU seconds the senders took from the machine meanwhile.
 
     `shared` may name a PostgreSQL store (`DATABASE_URL`) and a Redis queue (`REDIS_URL`),
     emptied first; by default both are SQLite files in a fresh data folder."""
@@ -293,7 +294,7 @@ def ack_times(
             process.wait(timeout=120)
         log.close()
         fake.stop()
-    return latencies, statuses, wall, completed, drained
+    return latencies, statuses, wall, completed, drained, answer["sender_cpu"]
 
 
 def empty(shared: dict[str, str]) -> None:
@@ -343,7 +344,7 @@ WARM_UP = 2
 ACK_P99_GOAL_MS = 100
 ACK_RATE_GOAL = 300
 ACK_HEADER = ["senders", "pushes", "deliveries/s", "p50 ms", "p99 ms", "max ms", "answers",
-              "runs"]  # fmt: skip
+              "runs", "senders' CPU"]  # fmt: skip
 
 
 def acknowledgement(
@@ -362,7 +363,7 @@ def acknowledgement(
     for senders in levels:
         folder = work / f"ack-{senders}"
         folder.mkdir()
-        latencies, statuses, wall, completed, drained = ack_times(
+        latencies, statuses, wall, completed, drained, sender_cpu = ack_times(
             key, folder, pushes, senders, job_workers, web_workers, separate, shared or {}
         )
         ms = [x * 1000 for x in latencies]
@@ -376,6 +377,7 @@ def acknowledgement(
                 f"{max(ms):.1f}",
                 ", ".join(f"{n}×{s}" for s, n in sorted(statuses.items())),
                 f"{completed}/{pushes} after {drained:.0f} s",
+                f"{sender_cpu:.2f} s in {wall:.2f} s",
             ]
         )
     return rows
