@@ -124,7 +124,8 @@ def send_share(url: str, deliveries: list[dict[str, Any]], senders: int) -> dict
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
     local = threading.local()
-    requests = [Connection(url).request(d["headers"], d["body"].encode()) for d in deliveries]
+    prepare = Connection(url).request
+    requests = [prepare(d["headers"], d["body"].encode()) for d in deliveries]
 
     def send(request: bytes) -> None:
         if not hasattr(local, "connection"):
