@@ -15,7 +15,6 @@ import base64
 import binascii
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
 from fnmatch import fnmatchcase
 
 from githubkit import GitHub
@@ -79,24 +78,25 @@ class CourseConfigs:
         self.records = records
         self.fallback = fallback
         self._lock = threading.Lock()
-        # Parsed states by installation, valid while the stored row is unchanged.
-        self._parsed: dict[int, tuple[datetime, CourseState]] = {}
+        # Parsed states by installation, valid while the stored record is unchanged.
+        self._parsed: dict[int, tuple[object, CourseState]] = {}
 
     def known(self, installation_id: int) -> CourseState:
         """The state the store holds, without asking GitHub (what a webhook handler uses)."""
-        row = self.records.course_file(installation_id)
-        if row is None or row.text is None:
+        row = self.records.course_text(installation_id)
+        if row is None or row[0] is None:
             return self.fallback
+        text, version = row
         with self._lock:
             cached = self._parsed.get(installation_id)
-        if cached is not None and cached[0] == row.updated_at:
+        if cached is not None and cached[0] == version:
             return cached[1]
-        state, _problems = parse_course_file(row.text)
+        state, _problems = parse_course_file(text)
         # Only valid texts are stored; one refused now (e.g. a profile renamed in a newer
         # version) leaves the deployment's configuration in force.
         state = state or self.fallback
         with self._lock:
-            self._parsed[installation_id] = (row.updated_at, state)
+            self._parsed[installation_id] = (version, state)
         return state
 
     def current(self, gh: GitHub, installation_id: int, owner: str) -> CourseState:

@@ -28,6 +28,7 @@ from github_app.store.store import RepositoryInfo, Store
 # The organisation's own configuration repository: not a group.
 CONFIG_REPOSITORY = ".github"
 PullRequestKind = Literal["opened", "merged", "reviewed"]
+_COURSE_FILE = CourseConfigRecord.__table__
 
 
 class CourseFile(BaseModel):
@@ -98,12 +99,19 @@ class CourseRecords:
     # --- The course file ------------------------------------------------------------------
 
     def course_file(self, installation_id: int) -> CourseFile | None:
-        # Read on every push: a prepared statement, no ORM (see `github_app.store.intake`).
         with self.store._connection() as conn:
             row = conn.execute(
-                self.store._intake.course_file, {"installation_id": installation_id}
+                select(_COURSE_FILE).where(_COURSE_FILE.c.installation_id == installation_id)
             ).first()
         return None if row is None else CourseFile.model_validate(row, from_attributes=True)
+
+    def course_text(self, installation_id: int) -> tuple[str | None, object] | None:
+        """The text in force (None: no course file) and a token that changes whenever the
+        record does; None when nothing is recorded. Read on every push, so through the
+        driver (see `github_app.store.intake`)."""
+        return self.store._driver_row(
+            self.store._intake.course_text, {"installation_id": installation_id}
+        )
 
     def save_course_file(self, installation_id: int, text: str | None) -> None:
         """A valid course file (or None: the organisation has none) is now in force."""

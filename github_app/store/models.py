@@ -31,7 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Bumped with every change to the tables below; a database recorded at a newer version
 # than this code is refused (an older deployment must not write to a newer schema).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -121,6 +121,9 @@ class Evaluation(Base):
     __tablename__ = "evaluations"
     __table_args__ = (
         Index("ix_evaluations_branch", "repository_id", "branch", "created_at"),
+        # Every push asks whether its commit was just evaluated: without it, a scan of the
+        # repository's whole history (0.26 ms at 1,000 evaluations, growing).
+        Index("ix_evaluations_commit", "repository_id", "sha"),
         Index("ix_evaluations_created_at", "created_at"),
         Index("ix_evaluations_status", "status"),
     )

@@ -40,7 +40,7 @@ from sqlalchemy.schema import CreateColumn
 from checks.models import Report
 from github_app.logs import REDACTOR
 from github_app.store.group_commit import GroupCommit
-from github_app.store.intake import Intake
+from github_app.store.intake import DriverStatement, Intake, savepoint
 from github_app.store.models import (
     SCHEMA_VERSION,
     Base,
@@ -325,10 +325,8 @@ class Store:
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
         self._writer = self.engine.execution_options(**{_WRITE: True})
-        self._intake = Intake(self.dialect)
-        self._deliveries = GroupCommit(
-            lambda: self._connection(write=True), Connection.begin_nested
-        )
+        self._intake = Intake(self.engine.dialect)
+        self._deliveries: GroupCommit[Any] = GroupCommit(self._write_cursor, savepoint)
         self._write_lock = (
             WriteLock(Path(str(parsed.database))) if self.dialect == "sqlite" else None
         )
@@ -359,6 +357,32 @@ class Store:
         """`_session` without the ORM, for the statements of `Intake`."""
         with self._writing(write), (self._writer if write else self.engine).begin() as conn:
             yield conn
+
+    def _driver_row(
+        self, statement: DriverStatement, values: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """The first row of one read through the driver, without SQLAlchemy's transaction
+        (a single statement reads one committed state anyway)."""
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                row = statement.run(cursor, values).fetchone()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
+        return None if row is None else tuple(row)
+
+    @contextmanager
+    def _write_cursor(self) -> Iterator[Any]:
+        """A DBAPI cursor in a write transaction, for the statements of `Intake`."""
+        with self._connection(write=True) as conn:
+            cursor = conn.connection.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
 
     def _writing(self, write: bool) -> WriteLock | nullcontext[None]:
         # SQLite has one writer at a time: writers queue on `WriteLock` (see there).
@@ -791,39 +815,39 @@ class Store:
         now = self._now()
         intake = self._intake
 
-        def accept(conn: Connection) -> AcceptedJob:
-            claimed = conn.execute(
-                intake.claim,
+        def accept(cursor: Any) -> AcceptedJob:
+            claimed = intake.claim.run(
+                cursor,
                 {
                     "delivery_id": delivery_id,
                     "event": event_name,
                     "installation_id": installation_id,
                     "now": now,
                 },
-            ).scalar_one_or_none()
+            ).fetchone()
             if claimed is None:
                 return AcceptedJob(outcome="duplicate_delivery")
-            self._ensure_repository(conn, installation_id, repository, now)
+            self._ensure_repository_on(cursor, installation_id, repository, now)
             if branch is not None and commits:
-                conn.execute(
-                    intake.commits, _commit_rows(repository.id, branch, pusher, commits, now)
+                intake.commits.run_many(
+                    cursor, _commit_rows(repository.id, branch, pusher, commits, now)
                 )
             if trigger == "push" and dedupe_seconds > 0:
-                seen = conn.execute(
-                    intake.seen,
+                seen = intake.seen.run(
+                    cursor,
                     {
                         "repository_id": repository.id,
                         "sha": sha,
                         "since": now - timedelta(seconds=dedupe_seconds),
                     },
-                ).first()
+                ).fetchone()
                 if seen is not None:
-                    conn.execute(
-                        intake.outcome, {"claimed": delivery_id, "new_outcome": "duplicate_commit"}
+                    intake.outcome.run(
+                        cursor, {"claimed": delivery_id, "new_outcome": "duplicate_commit"}
                     )
                     return AcceptedJob(outcome="duplicate_commit")
-            evaluation_id = conn.execute(
-                intake.evaluation,
+            (evaluation_id,) = intake.evaluation.run(
+                cursor,
                 {
                     "repository_id": repository.id,
                     "sha": sha,
@@ -835,7 +859,7 @@ class Store:
                     "lease_until": now + timedelta(seconds=lease_seconds),
                     "created_at": now,
                 },
-            ).scalar_one()
+            ).fetchone()
             return AcceptedJob(outcome="queued", evaluation_id=evaluation_id)
 
         # Committed together with the deliveries other threads take meanwhile.
@@ -1043,17 +1067,27 @@ class Store:
     def _ensure_repository(
         self, conn: Connection, installation_id: int, repository: RepositoryInfo, now: datetime
     ) -> None:
+        """`_ensure_repository_on` within a SQLAlchemy transaction."""
+        cursor = conn.connection.cursor()
+        try:
+            self._ensure_repository_on(cursor, installation_id, repository, now)
+        finally:
+            cursor.close()
+
+    def _ensure_repository_on(
+        self, cursor: Any, installation_id: int, repository: RepositoryInfo, now: datetime
+    ) -> None:
         # An app installed before the store existed sends pushes for an installation we
         # never saw created: record it without a login rather than lose the push.
         intake = self._intake
-        conn.execute(intake.installation, {"installation_id": installation_id, "now": now})
-        removed = conn.execute(
-            intake.installation_removed, {"installation_id": installation_id}
-        ).scalar_one()
+        intake.installation.run(cursor, {"installation_id": installation_id, "now": now})
+        (removed,) = intake.installation_removed.run(
+            cursor, {"installation_id": installation_id}
+        ).fetchone()
         if removed is not None:
             raise InstallationRemoved(f"installation {installation_id} was removed")
-        conn.execute(
-            intake.repository[bool(repository.default_branch)],
+        intake.repository[bool(repository.default_branch)].run(
+            cursor,
             {
                 "repository_id": repository.id,
                 "installation_id": installation_id,
