@@ -128,8 +128,8 @@ class Intake:
             .values({name: bindparam(name) for name in _COMMIT_COLUMNS})
             .on_conflict_do_nothing(index_elements=["repository_id", "branch", "sha"])
         )
-        # The ended statuses as constants of the SQL: a list parameter would be expanded
-        # at every execution.
+        # The ended statuses as constants of the SQL: SQL compiled once cannot hold a list
+        # parameter (SQLAlchemy expands those at each execution).
         ended = [
             literal_column(f"'{status.value}'")
             for status in (EvaluationStatus.failed, EvaluationStatus.skipped)
@@ -180,17 +180,8 @@ class Intake:
         )
 
 
-_COMMIT_COLUMNS = (
-    "repository_id",
-    "branch",
-    "sha",
-    "author_login",
-    "author_name",
-    "message_length",
-    "committed_at",
-    "pushed_by",
-    "pushed_at",
-)
+# Every column but the generated id: what `_commit_rows` in the store gives for each commit.
+_COMMIT_COLUMNS = tuple(c.name for c in _PUSH_COMMIT.columns if not c.primary_key)
 _EVALUATION_COLUMNS = (
     "repository_id",
     "sha",

@@ -9,7 +9,7 @@ writes (reports, errors) goes through the log redactor first.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import closing, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -363,26 +363,18 @@ class Store:
     ) -> tuple[Any, ...] | None:
         """The first row of one read through the driver, without SQLAlchemy's transaction
         (a single statement reads one committed state anyway)."""
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            try:
-                row = statement.run(cursor, values).fetchone()
-            finally:
-                cursor.close()
-        finally:
-            connection.close()
+        with (
+            closing(self.engine.raw_connection()) as connection,
+            closing(connection.cursor()) as cursor,
+        ):
+            row = statement.run(cursor, values).fetchone()
         return None if row is None else tuple(row)
 
     @contextmanager
     def _write_cursor(self) -> Iterator[Any]:
         """A DBAPI cursor in a write transaction, for the statements of `Intake`."""
-        with self._connection(write=True) as conn:
-            cursor = conn.connection.cursor()
-            try:
-                yield cursor
-            finally:
-                cursor.close()
+        with self._connection(write=True) as conn, closing(conn.connection.cursor()) as cursor:
+            yield cursor
 
     def _writing(self, write: bool) -> WriteLock | nullcontext[None]:
         # SQLite has one writer at a time: writers queue on `WriteLock` (see there).
@@ -1068,11 +1060,8 @@ class Store:
         self, conn: Connection, installation_id: int, repository: RepositoryInfo, now: datetime
     ) -> None:
         """`_ensure_repository_on` within a SQLAlchemy transaction."""
-        cursor = conn.connection.cursor()
-        try:
+        with closing(conn.connection.cursor()) as cursor:
             self._ensure_repository_on(cursor, installation_id, repository, now)
-        finally:
-            cursor.close()
 
     def _ensure_repository_on(
         self, cursor: Any, installation_id: int, repository: RepositoryInfo, now: datetime
