@@ -174,6 +174,9 @@ class Snapshot:
         view._memo = {}
         view._files = {p: e for p, e in self._files.items() if not regex.match(p)}
         view._dirs = {d for d in self._dirs if not regex.match(d)}
+        # Every view's criteria list the paths: filtered from ours, not sorted and split again.
+        view.paths = [p for p in self.paths if p in view._files]
+        view.python_files = [p for p in self.python_files if p in view._files]
         return view
 
     def memo(self, key: str, compute: Callable[[Snapshot], T]) -> T:

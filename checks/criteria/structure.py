@@ -45,16 +45,22 @@ CORE_MODULES = {
 NOT_PACKAGES = frozenset({"tests", "test", "docs", "scripts", "notebooks", "reports"})
 
 
+# Every name that counts for some core part: most files of a large package hold none.
+_CORE_NAMES = frozenset(name for _, _, names in CORE_MODULES.values() for name in names)
+
+
 def _packages(snapshot: Snapshot) -> dict[str, list[str]]:
     """Candidate package folder → its Python files, relative to it."""
     by_folder: dict[str, list[str]] = defaultdict(list)
     for path in snapshot.python_files:
-        parts = path.split("/")
-        if len(parts) < 2 or parts[0].startswith("."):
+        top, _, rest = path.partition("/")
+        if not rest or top.startswith("."):
             continue
-        if parts[0] == "src" and len(parts) >= 3 and not parts[1].startswith((".", "_")):
-            by_folder[f"src/{parts[1]}"].append("/".join(parts[2:]))
-        by_folder[parts[0]].append("/".join(parts[1:]))
+        if top == "src":
+            name, _, inside = rest.partition("/")
+            if inside and not name.startswith((".", "_")):
+                by_folder[f"src/{name}"].append(inside)
+        by_folder[top].append(rest)
     return {
         folder: files
         for folder, files in by_folder.items()
@@ -67,16 +73,21 @@ def _core_modules(package: str, files: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for rel in sorted(files, key=lambda f: (f.count("/"), f)):
         *folders, name = rel.split("/")
+        stem = name.removesuffix(".py")
+        if stem not in _CORE_NAMES and _CORE_NAMES.isdisjoint(folders):
+            continue
         for part, (_, _, names) in CORE_MODULES.items():
             if part in found:
                 continue
-            if name.removesuffix(".py") in names:
+            if stem in names:
                 found[part] = f"{package}/{rel}"
             else:
                 for depth, folder in enumerate(folders):
                     if folder in names:
                         found[part] = f"{package}/{'/'.join(folders[: depth + 1])}/"
                         break
+        if len(found) == len(CORE_MODULES):
+            break
     return found
 
 
