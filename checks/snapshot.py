@@ -167,9 +167,7 @@ class Snapshot:
         if regex is None:
             return self
         view = object.__new__(Snapshot)
-        view.__dict__.update(
-            {k: v for k, v in self.__dict__.items() if k not in ("python_files", "paths", "_memo")}
-        )
+        view.__dict__.update(self.__dict__)
         view._exclude = regex
         view._memo = {}
         view._files = {p: e for p, e in self._files.items() if not regex.match(p)}
