@@ -30,8 +30,10 @@ graceful_timeout = 90
 # chosen here, in the master, before any worker imports prometheus-client.
 use_multiprocess_dir(Path(os.environ.get(ENV["data_dir"], "").strip() or "data"))
 accesslog = "-"
-# Each access line: who, what, status, size, and time taken in microseconds.
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'
+# Each access line: who, what, status, size, and time taken in microseconds. The path
+# without its query string: the dashboard's sign-in callback carries GitHub's one-time
+# `code` and the `state` that binds it to the browser there.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(D)sus'
 
 logconfig_dict: dict[str, Any] = {
     "version": 1,

@@ -75,6 +75,20 @@ def test_serve_answers_webhooks_under_gunicorn(server: str) -> None:
     assert unsigned.status_code == 401
 
 
+def test_access_log_leaves_out_query_strings(server: str, tmp_path: Path) -> None:
+    """The sign-in callback's query carries GitHub's one-time code: never in the log."""
+    code, state = "3f9a1c0d5e7b2a4c6e8f", "Zq8xW2vN5tR7yU1iO3pA"
+    httpx.get(f"{server}/dashboard/login/callback", params={"code": code, "state": state})
+    httpx.get(f"{server}/healthz")
+    log = tmp_path / "server.log"
+    deadline = time.monotonic() + 5
+    while "/healthz" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = log.read_text()
+    assert '"GET /dashboard/login/callback HTTP/1.1"' in text
+    assert code not in text and state not in text
+
+
 def test_the_image_healthcheck_command_passes_against_the_server(server: str) -> None:
     from tests.github.test_app_deploy import healthcheck_command
 
