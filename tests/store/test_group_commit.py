@@ -4,6 +4,7 @@ its neighbours committed, and none returns before its commit."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -131,3 +132,34 @@ def test_queued_tasks_of_a_burst_are_each_stored_once(tmp_path: Path) -> None:
     assert sorted(bytes(storage.dequeue()) for _ in tasks) == sorted(tasks)
     assert storage.dequeue() is None
     storage.close()
+
+
+def test_a_delivery_refused_alone_leaves_the_next_ones_committed(store: Store, db_url: str) -> None:
+    with pytest.raises(InstallationRemoved):
+        accept(store, "gone", REMOVED)
+    assert accept(store, "after") == "queued"
+    # Committed for every other connection, not only visible to the one that wrote it.
+    other = Store(db_url)
+    try:
+        assert [e.branch for e in other.evaluations_for(REPO.full_name)] == ["after"]
+    finally:
+        other.close()
+
+
+def test_a_forked_process_records_deliveries_beside_its_parent(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    assert accept(store, "before-fork") == "queued"  # the parent's connection is open
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        outcome = accept(store, "in-child")
+        store.close()
+        os.write(write, outcome.encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 20) == b"queued"
+    assert accept(store, "after-fork") == "queued"
+    branches = {e.branch for e in store.evaluations_for(REPO.full_name)}
+    assert branches == {"before-fork", "in-child", "after-fork"}
+    store.close()
