@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -94,6 +95,16 @@ def when_ready(server: Any) -> None:
 
     if Settings.from_env().embedded_consumer:
         server.mlops_mentor_consumers = Consumers(server.cfg.workers, server.log)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Keep the app's start-up objects out of the garbage collector's full passes.
+
+    A full collection walked the ~130,000 objects of the loaded app (Flask, SQLAlchemy,
+    pydantic, githubkit) in ~60 ms, holding the interpreter lock: every delivery the
+    worker was answering meanwhile waited for it. Frozen, they are never scanned again;
+    what requests create is collected as before."""
+    gc.freeze()
 
 
 def on_exit(server: Any) -> None:
