@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from github_app.logs import LOGGER
 from github_app.settings import Settings
 from github_app.store import ClaimedEvaluation, PushedCommit, RepositoryInfo, Store
+from github_app.store.checkpoint import BACKSTOP_PAGES, Checkpointer
 from github_app.store.group_commit import GroupCommit
 from github_app.store.write_lock import WriteLock
 
@@ -52,13 +53,15 @@ class DurableSqliteStorage(SqliteStorage):
     writers queued on a `WriteLock` like the store's.
 
     A queued task is in the WAL file when `enqueue` returns, so it survives the process
-    being killed; fsyncs happen at checkpoints instead of holding the lock at every
-    commit. Only a power cut or OS crash can lose the last tasks, and the store's
-    recovery sweep queues those evaluations again."""
+    being killed; fsyncs happen at checkpoints, run by a thread of their own
+    (`Checkpointer`), instead of holding the lock at every commit. Only a power cut or OS
+    crash can lose the last tasks, and the store's recovery sweep queues those evaluations
+    again."""
 
     def __init__(self, name: str = "huey", filename: str = "huey.db", **kwargs: Any) -> None:
         # Before huey's own set-up, which already writes (its tables).
         self.write_lock = WriteLock(Path(filename))
+        self.checkpointer = Checkpointer(Path(filename))
         # A burst's tasks are inserted together, as the store takes its deliveries. One
         # statement each, which SQLite undoes alone when it fails: no savepoint needed.
         self._enqueues: GroupCommit[sqlite3.Cursor] = GroupCommit(
@@ -73,15 +76,19 @@ class DurableSqliteStorage(SqliteStorage):
     def _create_connection(self) -> sqlite3.Connection:
         conn = super()._create_connection()
         conn.execute("pragma synchronous=NORMAL")
+        conn.execute(f"pragma wal_autocheckpoint={BACKSTOP_PAGES}")
         return conn
 
     @contextmanager
     def db(self, commit: bool = False, close: bool = False) -> Iterator[sqlite3.Cursor]:
         # Only writes queue: under WAL a read never waits for the writer.
+        if commit:
+            self.checkpointer.start()
         with self.write_lock if commit else nullcontext(), super().db(commit, close) as cursor:
             yield cursor
 
     def close(self) -> bool:
+        self.checkpointer.stop()
         self.write_lock.close()
         return bool(super().close())
 

@@ -41,6 +41,7 @@ from sqlalchemy.schema import CreateColumn
 
 from checks.models import Report
 from github_app.logs import REDACTOR
+from github_app.store.checkpoint import BACKSTOP_PAGES, Checkpointer
 from github_app.store.group_commit import GroupCommit
 from github_app.store.intake import DriverStatement, Intake, savepoint
 from github_app.store.models import (
@@ -282,6 +283,8 @@ def _configure_sqlite(engine: Engine) -> None:
         # commit held the write lock ~1 ms longer per delivery, and writers queued on it.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Checkpoints run in a thread of their own (see `Checkpointer`), not in commits.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -335,6 +338,9 @@ class Store:
         self._write_lock = (
             WriteLock(Path(str(parsed.database))) if self.dialect == "sqlite" else None
         )
+        self._checkpointer = (
+            Checkpointer(Path(str(parsed.database))) if self.dialect == "sqlite" else None
+        )
         self._now = clock or (lambda: datetime.now(UTC))
         self._redact = redact
         self.url = parsed.render_as_string(hide_password=True)
@@ -345,6 +351,8 @@ class Store:
     def close(self) -> None:
         """Close pooled connections (e.g. in a worker after fork, or at the end of tests)."""
         self._close_intake_connection()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
         if self._write_lock is not None:
             self._write_lock.close()
@@ -389,7 +397,7 @@ class Store:
             with self._connection(write=True) as conn, closing(conn.connection.cursor()) as cursor:
                 yield cursor
             return
-        with self._write_lock:
+        with self._writing(True):
             if self._intake_connection is None:
                 self._intake_connection = self.engine.raw_connection()
             connection = self._intake_connection
@@ -417,7 +425,11 @@ class Store:
 
     def _writing(self, write: bool) -> WriteLock | nullcontext[None]:
         # SQLite has one writer at a time: writers queue on `WriteLock` (see there).
-        return self._write_lock if write and self._write_lock is not None else nullcontext()
+        if not write or self._write_lock is None:
+            return nullcontext()
+        assert self._checkpointer is not None
+        self._checkpointer.start()
+        return self._write_lock
 
     # --- Schema ------------------------------------------------------------------------
 
