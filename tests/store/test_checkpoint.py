@@ -1,6 +1,6 @@
 """The write-ahead log is copied back into the database file by a thread of each writing
-process, not by whichever delivery's commit passes SQLite's threshold: within a second of
-a burst everything in the log is in the file, and closing leaves nothing behind."""
+process, not by whichever delivery's commit passes SQLite's threshold: a burst too small
+to reach that threshold is in the file within a second, for the store and the queue."""
 
 from __future__ import annotations
 
