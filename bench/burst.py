@@ -6,12 +6,21 @@ the jobs, and 64 threads in any one process spent 2 s of CPU on 300 requests (16
 0.7 s), timing their own contention rather than the server. So `burst` starts one process
 per `PER_PROCESS` senders, each sending its share once all are ready.
 
-    python bench/burst.py URL DELIVERIES.json SENDERS   # one sender process (see `burst`)
+Two kinds of burst. Without a rate, each sender sends its next delivery as soon as its last
+is answered: the server's capacity, with every sender always waiting (at 64 senders the
+mean answer is then 64 ÷ the rate, whatever the server does). With a rate, deliveries
+arrive as a deadline's pushes do, at random moments (Poisson) averaging that rate, each
+sent by a free sender; every answer is timed from the moment its delivery was due, so a
+delivery waiting for a free sender counts that wait too.
+
+    python bench/burst.py URL SHARE.json SENDERS   # one sender process (see `burst`)
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 import resource
 import socket
 import subprocess
@@ -19,7 +28,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,16 +35,38 @@ from urllib.parse import urlsplit
 PER_PROCESS = 16
 
 
-def burst(url: str, deliveries: list[dict[str, Any]], senders: int, work: Path) -> dict[str, Any]:
-    """Send `deliveries` ({"headers", "body"} each) from `senders` concurrent senders.
+# Time for every sender process to read the start it is given before it comes.
+START_MARGIN_S = 0.2
+
+
+def arrivals(count: int, rate: float, seed: int = 0) -> list[float]:
+    """`count` moments (seconds from the start) of independent arrivals averaging `rate`
+    a second: exponential gaps, scaled so that the average is exactly `rate`."""
+    rng = random.Random(seed)
+    gaps = [rng.expovariate(rate) for _ in range(count)]
+    scale = (count / rate) / sum(gaps)
+    return [0.0, *itertools.accumulate(gap * scale for gap in gaps[:-1])]
+
+
+def burst(
+    url: str,
+    deliveries: list[dict[str, Any]],
+    senders: int,
+    work: Path,
+    rate: float | None = None,
+) -> dict[str, Any]:
+    """Send `deliveries` ({"headers", "body"} each) from `senders` concurrent senders, as
+    fast as they are answered, or arriving at `rate` a second (see the module).
 
     Returns every latency, the count of each status, the burst's wall time, and the CPU
     seconds the senders spent meanwhile (on this machine, taken from the server's share)."""
     processes = -(-senders // PER_PROCESS)
+    due = arrivals(len(deliveries), rate) if rate else None
     children = []
     for n in range(processes):
         share = work / f"deliveries-{n}.json"
-        share.write_text(json.dumps(deliveries[n::processes]))
+        mine = {"deliveries": deliveries[n::processes], "due": due[n::processes] if due else None}
+        share.write_text(json.dumps(mine))
         threads = senders // processes + (n < senders % processes)
         children.append(
             subprocess.Popen(
@@ -46,9 +76,10 @@ def burst(url: str, deliveries: list[dict[str, Any]], senders: int, work: Path) 
         )  # fmt: skip
     for child in children:
         assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    start = time.time() + START_MARGIN_S
     for child in children:
         assert child.stdin is not None
-        child.stdin.write("go\n")
+        child.stdin.write(f"{start}\n")
         child.stdin.close()
     answers = [json.loads(child.stdout.read()) for child in children if child.stdout]
     for child in children:
@@ -119,29 +150,41 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def send_share(url: str, deliveries: list[dict[str, Any]], senders: int) -> dict[str, Any]:
+def send_share(
+    url: str, deliveries: list[dict[str, Any]], due: list[float] | None, senders: int
+) -> dict[str, Any]:
+    """Send this process's share from `senders` threads, each taking the next delivery
+    once free: at once, or at its `due` moment (seconds from the start)."""
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
-    local = threading.local()
     prepare = Connection(url).request
     requests = [prepare(d["headers"], d["body"].encode()) for d in deliveries]
+    taken = itertools.count()  # `next` on it is atomic: each delivery is sent once
 
-    def send(request: bytes) -> None:
-        if not hasattr(local, "connection"):
-            local.connection = Connection(url)
-        started = time.perf_counter()
-        status = local.connection.post(request)
-        elapsed = time.perf_counter() - started
-        with lock:
-            latencies.append(elapsed)
-            statuses[status] += 1
+    def sender(start: float) -> None:
+        connection = Connection(url)
+        while (i := next(taken)) < len(requests):
+            if due is None:
+                timed_from = time.perf_counter()
+            else:
+                timed_from = start + due[i]
+                time.sleep(max(0.0, timed_from - time.perf_counter()))
+            status = connection.post(requests[i])
+            elapsed = time.perf_counter() - timed_from
+            with lock:
+                latencies.append(elapsed)
+                statuses[status] += 1
 
     print("ready", flush=True)
-    sys.stdin.readline()
-    started, cpu_before = time.time(), cpu_seconds()
-    with ThreadPoolExecutor(senders) as pool:
-        list(pool.map(send, requests))
+    start_at = float(sys.stdin.readline())
+    time.sleep(max(0.0, start_at - time.time()))
+    started, cpu_before, start = time.time(), cpu_seconds(), time.perf_counter()
+    threads = [threading.Thread(target=sender, args=(start,)) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return {
         "latencies": latencies,
         "statuses": statuses,
@@ -153,4 +196,5 @@ def send_share(url: str, deliveries: list[dict[str, Any]], senders: int) -> dict
 
 if __name__ == "__main__":
     url, path, senders = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
-    print(json.dumps(send_share(url, json.loads(path.read_text()), senders)))
+    share = json.loads(path.read_text())
+    print(json.dumps(send_share(url, share["deliveries"], share["due"], senders)))
