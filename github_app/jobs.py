@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from github_app.logs import LOGGER
 from github_app.settings import Settings
 from github_app.store import ClaimedEvaluation, PushedCommit, RepositoryInfo, Store
-from github_app.store.checkpoint import BACKSTOP_PAGES, Checkpointer
+from github_app.store.checkpoint import BACKSTOP_PAGES
 from github_app.store.group_commit import GroupCommit
 from github_app.store.write_lock import WriteLock
 
@@ -61,7 +61,6 @@ class DurableSqliteStorage(SqliteStorage):
     def __init__(self, name: str = "huey", filename: str = "huey.db", **kwargs: Any) -> None:
         # Before huey's own set-up, which already writes (its tables).
         self.write_lock = WriteLock(Path(filename))
-        self.checkpointer = Checkpointer(Path(filename))
         # A burst's tasks are inserted together, as the store takes its deliveries. One
         # statement each, which SQLite undoes alone when it fails: no savepoint needed.
         self._enqueues: GroupCommit[sqlite3.Cursor] = GroupCommit(
@@ -82,13 +81,10 @@ class DurableSqliteStorage(SqliteStorage):
     @contextmanager
     def db(self, commit: bool = False, close: bool = False) -> Iterator[sqlite3.Cursor]:
         # Only writes queue: under WAL a read never waits for the writer.
-        if commit:
-            self.checkpointer.start()
         with self.write_lock if commit else nullcontext(), super().db(commit, close) as cursor:
             yield cursor
 
     def close(self) -> bool:
-        self.checkpointer.stop()
         self.write_lock.close()
         return bool(super().close())
 

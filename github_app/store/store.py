@@ -41,7 +41,7 @@ from sqlalchemy.schema import CreateColumn
 
 from checks.models import Report
 from github_app.logs import REDACTOR
-from github_app.store.checkpoint import BACKSTOP_PAGES, Checkpointer
+from github_app.store.checkpoint import BACKSTOP_PAGES
 from github_app.store.group_commit import GroupCommit
 from github_app.store.intake import DriverStatement, Intake, savepoint
 from github_app.store.models import (
@@ -338,9 +338,6 @@ class Store:
         self._write_lock = (
             WriteLock(Path(str(parsed.database))) if self.dialect == "sqlite" else None
         )
-        self._checkpointer = (
-            Checkpointer(Path(str(parsed.database))) if self.dialect == "sqlite" else None
-        )
         self._now = clock or (lambda: datetime.now(UTC))
         self._redact = redact
         self.url = parsed.render_as_string(hide_password=True)
@@ -351,8 +348,6 @@ class Store:
     def close(self) -> None:
         """Close pooled connections (e.g. in a worker after fork, or at the end of tests)."""
         self._close_intake_connection()
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
         self.engine.dispose()
         if self._write_lock is not None:
             self._write_lock.close()
@@ -425,11 +420,7 @@ class Store:
 
     def _writing(self, write: bool) -> WriteLock | nullcontext[None]:
         # SQLite has one writer at a time: writers queue on `WriteLock` (see there).
-        if not write or self._write_lock is None:
-            return nullcontext()
-        assert self._checkpointer is not None
-        self._checkpointer.start()
-        return self._write_lock
+        return self._write_lock if write and self._write_lock is not None else nullcontext()
 
     # --- Schema ------------------------------------------------------------------------
 

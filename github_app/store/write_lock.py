@@ -5,7 +5,8 @@ SQLite's busy handler, which sleeps between tries (up to 100 ms each), so under 
 delivery's transaction could wait half a second after the file was free. Writers that
 queue on this lock instead (a thread lock, then `flock` on `<database>.lock`) are woken
 the moment the previous one commits. The operating system drops the `flock` of a killed
-process, so a crash never leaves the lock held.
+process, so a crash never leaves the lock held. A process's first write also starts its
+thread copying the file's log back (`Checkpointer`), which no commit then has to do.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from github_app.store.checkpoint import Checkpointer
+
 
 class WriteLock:
     """A context manager held around every write transaction to one SQLite file."""
@@ -26,6 +29,7 @@ class WriteLock:
         self.path = database.with_name(database.name + ".lock")
         self._threads = threading.Lock()
         self._file: IO[bytes] | None = None
+        self._checkpointer = Checkpointer(database)
         # A forked child shares the parent's open lock file (and with it the parent's
         # flock) and may inherit the thread lock held: it starts afresh. Weakly, so the
         # fork hook does not keep every lock ever made alive.
@@ -33,6 +37,7 @@ class WriteLock:
         os.register_at_fork(after_in_child=lambda: (method := forget()) and method())
 
     def __enter__(self) -> WriteLock:
+        self._checkpointer.start()
         self._threads.acquire()
         try:
             if self._file is None:
@@ -54,7 +59,9 @@ class WriteLock:
         self._threads.release()
 
     def close(self) -> None:
-        """Close the lock file (it is opened again by the next write)."""
+        """Stop this process's checkpoints and close the lock file (the next write opens it
+        and starts them again)."""
+        self._checkpointer.stop()
         with self._threads:
             if self._file is not None:
                 self._file.close()
