@@ -114,9 +114,21 @@ def evaluation(sizes: list[int], repeat: int) -> list[list[str]]:
     with tempfile.TemporaryDirectory(prefix="mentor-bench-") as work:
         for label, repo in check_speed.targets(Path(work), sizes):
             ours = check_speed.best_of([*mentor, str(repo)], repeat)
+            reading = check_speed.best_of(check_speed.reading_alone(repo), repeat)
             floor = check_speed.best_of(check_speed.ruff_alone(repo), repeat, cwd=repo)
             files = check_speed.file_count(repo)
-            rows.append([label, f"{files:,}", f"{ours:.2f}", f"{floor:.2f}", f"{ours / floor:.2f}"])
+            rows.append(
+                [
+                    label,
+                    f"{files:,}",
+                    f"{ours.wall:.2f}",
+                    f"{ours.cpu:.2f}",
+                    f"{reading.wall:.2f}",
+                    f"{floor.wall:.2f}",
+                    f"{floor.cpu:.2f}",
+                    f"{ours.wall / floor.wall:.2f}",
+                ]
+            )
     return rows
 
 
@@ -286,8 +298,9 @@ def main() -> None:
         Goal(
             f"evaluation, {row[0]}, {row[1]} files",
             f"≤ {EVAL_RATIO_GOAL}× ruff alone" if row[1] == "10,000" else "(information)",
-            f"{row[2]} s vs {row[3]} s = {row[4]}×",
-            float(row[4]) <= EVAL_RATIO_GOAL if row[1] == "10,000" else None,
+            f"{row[2]} s vs {row[5]} s = {row[7]}× (CPU {row[3]} s vs {row[6]} s; "
+            f"start-up + reading alone {row[4]} s)",
+            float(row[7]) <= EVAL_RATIO_GOAL if row[1] == "10,000" else None,
         )
         for row in speed
     ]
@@ -337,7 +350,21 @@ def main() -> None:
     )
     print(table(ACK_HEADER, ack))
     print("\n2. evaluation (best of a fresh process each, start-up included)")
-    print(table(["repository", "files", "mlops-mentor s", "ruff alone s", "ratio"], speed))
+    print(
+        table(
+            [
+                "repository",
+                "files",
+                "mlops-mentor s",
+                "its CPU s (ruff's included)",
+                "start-up + reading alone s",
+                "ruff alone s",
+                "its CPU s",
+                "ratio",
+            ],
+            speed,
+        )
+    )
     print("\n4. GitHub API calls per push")
     print(
         table(
