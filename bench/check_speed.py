@@ -5,7 +5,9 @@ alone on the same files with the same rules (ruff is our floor).
     python bench/check_speed.py [--sizes 100 1000 10000] [--repeat 3]
 
 Every figure is the best wall time of `--repeat` runs of a fresh process (start-up included),
-with our modules' bytecode compiled first, as `pip install` leaves them.
+with our modules' bytecode compiled first, as `pip install` leaves them, and that run's
+CPU time (its children's included). Beside them, a process that only starts as the check
+does and reads every file: what the criteria run on top of.
 """
 
 from __future__ import annotations
@@ -219,7 +221,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-# What any Python engine pays before its first criterion: the interpreter and our imports,
+# What the engine pays before its first criterion: the interpreter and our imports,
 # the walk, and one read of every file the criteria may read.
 _READING = """
 import sys
