@@ -250,6 +250,23 @@ def best_of(command: list[str], repeat: int, cwd: Path | None = None) -> Timing:
     return min(runs)
 
 
+class Measured(NamedTuple):
+    """One repository's figures: our check, starting and reading alone, and ruff alone."""
+
+    check: Timing
+    reading: Timing
+    ruff: Timing
+
+
+def measure(repo: Path, repeat: int) -> Measured:
+    check = [sys.executable, "-m", "github_app.cli", "check", "--format", "json", str(repo)]
+    return Measured(
+        best_of(check, repeat),
+        best_of(reading_alone(repo), repeat),
+        best_of(ruff_alone(repo), repeat, cwd=repo),
+    )
+
+
 def file_count(repo: Path) -> int:
     return sum(1 for p in repo.rglob("*") if p.is_file())
 
@@ -266,7 +283,6 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000, 10000])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    mentor = [sys.executable, "-m", "github_app.cli", "check", "--format", "json"]
     print(
         f"machine: {platform.machine()}, {platform.system()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
@@ -279,9 +295,7 @@ def main() -> None:
     compile_bytecode()
     with tempfile.TemporaryDirectory(prefix="mentor-bench-") as work:
         for label, repo in targets(Path(work), args.sizes):
-            ours = best_of([*mentor, str(repo)], args.repeat)
-            reading = best_of(reading_alone(repo), args.repeat)
-            floor = best_of(ruff_alone(repo), args.repeat, cwd=repo)
+            ours, reading, floor = measure(repo, args.repeat)
             print(
                 f"| {label} | {file_count(repo):,} | {ours.wall:.2f} s | {ours.cpu:.2f} s "
                 f"| {reading.wall:.2f} s | {floor.wall:.2f} s | {floor.cpu:.2f} s "

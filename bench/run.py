@@ -108,14 +108,11 @@ def machine() -> str:
 
 
 def evaluation(sizes: list[int], repeat: int) -> list[list[str]]:
-    mentor = [sys.executable, "-m", "github_app.cli", "check", "--format", "json"]
     rows = []
     check_speed.compile_bytecode()
     with tempfile.TemporaryDirectory(prefix="mentor-bench-") as work:
         for label, repo in check_speed.targets(Path(work), sizes):
-            ours = check_speed.best_of([*mentor, str(repo)], repeat)
-            reading = check_speed.best_of(check_speed.reading_alone(repo), repeat)
-            floor = check_speed.best_of(check_speed.ruff_alone(repo), repeat, cwd=repo)
+            ours, reading, floor = check_speed.measure(repo, repeat)
             files = check_speed.file_count(repo)
             rows.append(
                 [
